@@ -1,0 +1,22 @@
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from service.auth.service import Gateway, Staff, authenticate_gateway, authenticate_staff
+from service.db import SessionDep
+
+
+async def require_gateway(request: Request, session: SessionDep,
+                          authorization: Annotated[str | None, Header()] = None) -> Gateway:
+    settings = request.app.state.settings
+    return await authenticate_gateway(session, authorization=authorization, now=datetime.now(UTC),
+                                      last_seen_resolution_seconds=settings.last_seen_resolution_seconds)
+
+
+async def require_staff(session: SessionDep, authorization: Annotated[str | None, Header()] = None) -> Staff:
+    return await authenticate_staff(session, authorization=authorization)
+
+
+GatewayDep = Annotated[Gateway, Depends(require_gateway)]
+StaffDep = Annotated[Staff, Depends(require_staff)]

@@ -1,0 +1,83 @@
+"""Who is calling: a gateway (one enterprise) or a member of bureau staff (a jurisdiction)."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from service.auth import repository
+from service.auth.secrets import GATEWAY_PREFIX, STAFF_PREFIX, hash_secret, new_secret
+from service.enterprises import repository as enterprises
+from service.errors import Forbidden, Unauthorized, Unprocessable
+
+ROLES = ("viewer", "admin")
+
+
+@dataclass(frozen=True)
+class Gateway:
+    enterprise_id: int
+    enterprise_code: str
+
+
+@dataclass(frozen=True)
+class Staff:
+    id: int
+    name: str
+    role: str
+    region_prefix: str
+
+
+def bearer_secret(authorization: str | None) -> str:
+    if not authorization:
+        raise Unauthorized("an Authorization: Bearer <key> header is required", code="missing_key")
+    scheme, _, secret = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        raise Unauthorized("the Authorization header must be 'Bearer <key>'", code="missing_key")
+    return secret.strip()
+
+
+async def authenticate_gateway(session: AsyncSession, *, authorization: str | None, now: datetime,
+                               last_seen_resolution_seconds: int) -> Gateway:
+    secret = bearer_secret(authorization)
+    if secret.startswith(STAFF_PREFIX) and await repository.staff_by_hash(session, hash_secret(secret)):
+        raise Forbidden("a staff token cannot call gateway endpoints", code="wrong_credential")
+    enterprise = await repository.gateway_by_hash(session, hash_secret(secret))
+    if enterprise is None or enterprise.id is None:
+        raise Unauthorized("unknown or revoked key", code="invalid_key")
+    await enterprises.touch_last_seen(session, enterprise_id=enterprise.id, now=now,
+                                      resolution_seconds=last_seen_resolution_seconds)
+    return Gateway(enterprise_id=enterprise.id, enterprise_code=enterprise.code)
+
+
+async def authenticate_staff(session: AsyncSession, *, authorization: str | None) -> Staff:
+    secret = bearer_secret(authorization)
+    if secret.startswith(GATEWAY_PREFIX) and await repository.gateway_by_hash(session, hash_secret(secret)):
+        raise Forbidden("a gateway key cannot call bureau endpoints", code="wrong_credential")
+    staff = await repository.staff_by_hash(session, hash_secret(secret))
+    if staff is None or staff.id is None:
+        raise Unauthorized("unknown or revoked token", code="invalid_key")
+    return Staff(id=staff.id, name=staff.name, role=staff.role, region_prefix=staff.region_prefix)
+
+
+async def issue_gateway_key(session: AsyncSession, *, enterprise_id: int) -> str:
+    plain, key_hash = new_secret(GATEWAY_PREFIX)
+    await repository.add_gateway_key(session, enterprise_id=enterprise_id, key_hash=key_hash)
+    return plain
+
+
+async def revoke_gateway_keys(session: AsyncSession, *, enterprise_id: int, now: datetime) -> int:
+    return await repository.revoke_gateway_keys(session, enterprise_id=enterprise_id, now=now)
+
+
+async def add_staff(session: AsyncSession, *, name: str, role: str, region_prefix: str) -> str:
+    if role not in ROLES:
+        raise Unprocessable(f"role must be one of {', '.join(ROLES)}", code="invalid_role")
+    if region_prefix and not (region_prefix.isdigit() and len(region_prefix) in (2, 4, 6)):
+        raise Unprocessable("region must be 2, 4 or 6 digits of a 行政区划代码, or empty for national",
+                            code="invalid_region")
+    if not name.strip():
+        raise Unprocessable("name must not be empty", code="invalid_name")
+    plain, token_hash = new_secret(STAFF_PREFIX)
+    await repository.add_staff(session, name=name, role=role, region_prefix=region_prefix,
+                               token_hash=token_hash)
+    return plain

@@ -1,0 +1,56 @@
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SCHEMAS_DIR = PROJECT_ROOT / "schemas"
+MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HJ1321_", extra="ignore", populate_by_name=True)
+
+    # Empty means: start the embedded PostgreSQL under data_dir.
+    database_url: str = Field(default="", validation_alias=AliasChoices("DATABASE_URL", "HJ1321_DATABASE_URL"))
+    data_dir: Path = Path("var")
+    db_pool_size: int = 10
+    db_pool_timeout_seconds: float = 10.0
+
+    max_body_bytes: int = 16 * 1024 * 1024
+    max_batch_records: int = 500
+    max_photo_bytes: int = 2 * 1024 * 1024
+    max_inline_photo_bytes: int = 1024 * 1024
+
+    # HJ 1321 timeliness: a record received later than this after its passTime is late.
+    timeliness_window_seconds: int = 600
+    future_tolerance_seconds: int = 300
+    retention_months: int = 24
+    retry_after_seconds: int = 5
+    last_seen_resolution_seconds: int = 10
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, url: str) -> str:
+        return to_asyncpg_url(url) if url else url
+
+    @field_validator("timeliness_window_seconds", "future_tolerance_seconds", "retention_months")
+    @classmethod
+    def _positive(cls, value: int) -> int:
+        if value <= 0:
+            raise ValueError("must be positive")
+        return value
+
+
+def to_asyncpg_url(url: str) -> str:
+    """Accept the usual postgres:// and postgresql:// spellings and pin the asyncpg driver."""
+    for prefix in ("postgresql+asyncpg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix):]
+    raise ValueError("DATABASE_URL must be a postgresql:// URL")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,115 @@
+"""One error envelope for every request-level failure: {"error", "message", "detail"}."""
+
+import logging
+from typing import Any
+
+import asyncpg
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+logger = logging.getLogger("hj1321")
+
+
+class ServiceError(Exception):
+    status_code = 500
+    code = "internal_error"
+
+    def __init__(self, message: str, *, code: str | None = None, detail: Any = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail = detail
+        self.headers = headers or {}
+        if code is not None:
+            self.code = code
+
+
+class BadRequest(ServiceError):
+    status_code = 400
+    code = "invalid_json"
+
+
+class Unauthorized(ServiceError):
+    status_code = 401
+    code = "unauthorized"
+
+
+class Forbidden(ServiceError):
+    status_code = 403
+    code = "forbidden"
+
+
+class NotFound(ServiceError):
+    status_code = 404
+    code = "not_found"
+
+
+class PayloadTooLarge(ServiceError):
+    status_code = 413
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(ServiceError):
+    status_code = 415
+    code = "unsupported_media_type"
+
+
+class Unprocessable(ServiceError):
+    status_code = 422
+    code = "invalid_envelope"
+
+
+class ServiceUnavailable(ServiceError):
+    status_code = 503
+    code = "database_unavailable"
+
+
+def error_response(status_code: int, code: str, message: str, detail: Any = None,
+                   headers: dict[str, str] | None = None) -> Response:
+    body = orjson.dumps({"error": code, "message": message, "detail": detail})
+    return Response(body, status_code=status_code, media_type="application/json", headers=headers)
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """Connection-level failures (server down, refused, pool exhausted), as opposed to a bad statement."""
+    if isinstance(exc, (ConnectionError, TimeoutError, asyncpg.exceptions.CannotConnectNowError,
+                        asyncpg.exceptions.ConnectionDoesNotExistError,
+                        asyncpg.exceptions.TooManyConnectionsError)):
+        return True
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    cause = exc.__cause__ or exc.__context__
+    return cause is not None and cause is not exc and is_database_unavailable(cause)
+
+
+def install_error_handlers(app: FastAPI, *, retry_after_seconds: int) -> None:
+    @app.exception_handler(ServiceError)
+    async def _service_error(request: Request, exc: ServiceError) -> Response:
+        return error_response(exc.status_code, exc.code, exc.message, exc.detail, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
+        detail = [{"field": ".".join(str(p) for p in e["loc"]), "code": e["type"], "message": e["msg"]}
+                  for e in exc.errors()]
+        return error_response(422, "invalid_request", "the request's parameters are invalid", detail)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return error_response(exc.status_code, code, str(exc.detail), None, dict(exc.headers or {}))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        if is_database_unavailable(exc):
+            logger.warning("database unavailable: %s", exc)
+            return error_response(503, "database_unavailable",
+                                  "the database is unavailable; nothing was stored, retry later", None,
+                                  {"Retry-After": str(retry_after_seconds)})
+        logger.exception("unhandled error")
+        return error_response(500, "internal_error", "internal error; nothing was stored", None)

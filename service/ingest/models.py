@@ -1,0 +1,197 @@
+"""Stored records. Each kind has a current table (one row per key, the newest version) and a
+version table holding every earlier version with its receipt time, so nothing is overwritten."""
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Boolean,
+    Column,
+    Computed,
+    DateTime,
+    Index,
+    LargeBinary,
+    Numeric,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlmodel import Field, SQLModel
+
+# A record is complete when every profile item is present and valid, nothing raised a warning, and
+# every photo it names has arrived; derived by PostgreSQL so it cannot drift from its inputs.
+COMPLETE_SQL = "cardinality(missing_fields) = 0 AND cardinality(missing_photos) = 0 AND warnings = '[]'::jsonb"
+
+
+def _complete_column() -> Any:
+    return Field(default=None, sa_column=Column(Boolean, Computed(COMPLETE_SQL, persisted=True)))
+
+
+def _pending_photo_index(table: str) -> Index:
+    # Partial: only rows still waiting for a photo are indexed, so the hot insert path pays nothing.
+    return Index(f"ix_{table}_missing_photos", "missing_photos", postgresql_using="gin",
+                 postgresql_where=text("cardinality(missing_photos) > 0"))
+
+
+class RecordMeta(SQLModel):
+    enterprise_id: int = Field(foreign_key="enterprise.id")
+    version: int = 1
+    content_hash: bytes = Field(sa_type=LargeBinary)
+    received_at: datetime = Field(sa_type=DateTime(timezone=True))
+    first_received_at: datetime = Field(sa_type=DateTime(timezone=True))
+    warnings: list[dict[str, str]] = Field(default_factory=list, sa_type=JSONB)
+    missing_fields: list[str] = Field(default_factory=list, sa_type=ARRAY(Text))
+    missing_photos: list[str] = Field(default_factory=list, sa_type=ARRAY(Text))
+
+
+class MovementData(SQLModel):
+    record_id: str
+    gate_no: str
+    barrier_no: str
+    direction: str
+    pass_time: datetime = Field(sa_type=DateTime(timezone=True))
+    pass_date: date  # the Beijing calendar day of pass_time, the unit of every statistic
+    pass_photo: str | None = None
+    plate_no: str
+    plate_color: str
+    vehicle_type: str | None = None
+    vin: str | None = None
+    register_date: date | None = None
+    vehicle_model: str | None = None
+    engine_model: str | None = None
+    engine_maker: str | None = None
+    engine_no: str | None = None
+    fuel_type: str | None = None
+    emission_standard: str | None = None
+    use_nature: str | None = None
+    network_status: str | None = None
+    list_photo: str | None = None
+    license_photo: str | None = None
+    goods_name: str | None = None
+    goods_amount: Decimal | None = Field(default=None, sa_type=Numeric)
+    fleet_name: str | None = None
+    seq: int | None = Field(default=None, sa_type=BigInteger)
+    reupload: bool = False
+    late: bool = False
+
+
+class Movement(RecordMeta, MovementData, table=True):
+    __table_args__ = (
+        UniqueConstraint("enterprise_id", "record_id"),
+        Index("ix_movement_enterprise_id_pass_time", "enterprise_id", "pass_time"),
+        _pending_photo_index("movement"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigInteger)
+    complete: bool | None = _complete_column()
+
+
+class MovementVersion(RecordMeta, MovementData, table=True):
+    __tablename__ = "movement_version"
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigInteger)
+    movement_id: int = Field(foreign_key="movement.id", index=True, sa_type=BigInteger)
+
+
+class InplantVehicleData(SQLModel):
+    env_reg_code: str
+    vin: str
+    production_date: date | None = None
+    plate_no: str | None = None
+    register_date: date | None = None
+    vehicle_model: str | None = None
+    engine_model: str | None = None
+    engine_maker: str | None = None
+    engine_no: str | None = None
+    fuel_type: str | None = None
+    emission_standard: str | None = None
+    list_photo: str | None = None
+    license_photo: str | None = None
+    owner: str | None = None
+    active: bool = True
+
+
+class InplantVehicle(RecordMeta, InplantVehicleData, table=True):
+    __tablename__ = "inplant_vehicle"
+    __table_args__ = (
+        UniqueConstraint("enterprise_id", "env_reg_code"),
+        _pending_photo_index("inplant_vehicle"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigInteger)
+    complete: bool | None = _complete_column()
+
+
+class InplantVehicleVersion(RecordMeta, InplantVehicleData, table=True):
+    __tablename__ = "inplant_vehicle_version"
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigInteger)
+    inplant_vehicle_id: int = Field(foreign_key="inplant_vehicle.id", index=True, sa_type=BigInteger)
+
+
+class NonroadMachineryData(SQLModel):
+    env_reg_code: str
+    production_date: date | None = None
+    plate_no: str | None = None
+    emission_standard: str
+    fuel_type: str | None = None
+    machinery_type: str | None = None
+    pin: str | None = None
+    machinery_model: str | None = None
+    engine_model: str | None = None
+    engine_maker: str | None = None
+    engine_no: str | None = None
+    machine_nameplate_photo: str | None = None
+    engine_nameplate_photo: str | None = None
+    env_label_photo: str | None = None
+    owner: str | None = None
+    active: bool = True
+
+
+class NonroadMachinery(RecordMeta, NonroadMachineryData, table=True):
+    __tablename__ = "nonroad_machinery"
+    __table_args__ = (
+        UniqueConstraint("enterprise_id", "env_reg_code"),
+        _pending_photo_index("nonroad_machinery"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigInteger)
+    complete: bool | None = _complete_column()
+
+
+class NonroadMachineryVersion(RecordMeta, NonroadMachineryData, table=True):
+    __tablename__ = "nonroad_machinery_version"
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigInteger)
+    nonroad_machinery_id: int = Field(foreign_key="nonroad_machinery.id", index=True, sa_type=BigInteger)
+
+
+class CleanTransportVolumeData(SQLModel):
+    record_id: str
+    volume_date: date
+    mode: str
+    direction: str
+    goods_name: str | None = None
+    tonnes: Decimal = Field(sa_type=Numeric)
+
+
+class CleanTransportVolume(RecordMeta, CleanTransportVolumeData, table=True):
+    __tablename__ = "clean_transport_volume"
+    __table_args__ = (
+        UniqueConstraint("enterprise_id", "record_id"),
+        Index("ix_clean_transport_volume_enterprise_id_volume_date", "enterprise_id", "volume_date"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigInteger)
+
+
+class CleanTransportVolumeVersion(RecordMeta, CleanTransportVolumeData, table=True):
+    __tablename__ = "clean_transport_volume_version"
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigInteger)
+    clean_transport_volume_id: int = Field(foreign_key="clean_transport_volume.id", index=True,
+                                           sa_type=BigInteger)

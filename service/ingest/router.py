@@ -1,0 +1,83 @@
+"""Gateway write endpoints: the three ledgers, clean-mode volumes, and the heartbeat."""
+
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from service.auth.dependencies import GatewayDep
+from service.auth.service import Gateway
+from service.body import read_json
+from service.db import SessionDep
+from service.enterprises import service as enterprises
+from service.errors import Forbidden, Unprocessable
+from service.ingest.kinds import (
+    CLEAN_TRANSPORT_VOLUMES,
+    INPLANT_VEHICLES,
+    MOVEMENTS,
+    NONROAD_MACHINERY,
+    RecordKind,
+)
+from service.ingest.openapi import batch_body, batch_responses
+from service.ingest.payloads import HeartbeatIn, validate_record
+from service.ingest.service import ingest_batch, records_of
+
+router = APIRouter(prefix="/api/v1", tags=["gateway"])
+
+
+def _json(content: Any, status_code: int = 200) -> Response:
+    return Response(orjson.dumps(content), status_code=status_code, media_type="application/json")
+
+
+async def _post_batch(kind: RecordKind, request: Request, session: AsyncSession, gateway: Gateway) -> Response:
+    settings = request.app.state.settings
+    body = await read_json(request, settings.max_body_bytes)
+    records = records_of(body, enterprise_code=gateway.enterprise_code, max_records=settings.max_batch_records)
+    outcome = await ingest_batch(session, kind=kind, enterprise_id=gateway.enterprise_id, records=records,
+                                 settings=settings, now=datetime.now(UTC))
+    request.state.batch_outcome = outcome
+    return _json(outcome.answer())
+
+
+@router.post("/movements", openapi_extra=batch_body("movements"), responses=batch_responses)
+async def post_movements(request: Request, session: SessionDep, gateway: GatewayDep) -> Response:
+    """Upload 进出厂运输车辆记录 (vehicle movements): 1-500 per batch, a verdict for each."""
+    return await _post_batch(MOVEMENTS, request, session, gateway)
+
+
+@router.post("/inplant-vehicles", openapi_extra=batch_body("inplant-vehicles"), responses=batch_responses)
+async def post_inplant_vehicles(request: Request, session: SessionDep, gateway: GatewayDep) -> Response:
+    """Register or update 厂内运输车辆 (in-plant vehicle ledger entries), keyed by envRegCode."""
+    return await _post_batch(INPLANT_VEHICLES, request, session, gateway)
+
+
+@router.post("/nonroad-machinery", openapi_extra=batch_body("nonroad-machinery"), responses=batch_responses)
+async def post_nonroad_machinery(request: Request, session: SessionDep, gateway: GatewayDep) -> Response:
+    """Register or update 非道路移动机械 (non-road machinery ledger entries), keyed by envRegCode."""
+    return await _post_batch(NONROAD_MACHINERY, request, session, gateway)
+
+
+@router.post("/clean-transport-volumes", openapi_extra=batch_body("clean-transport-volumes"),
+             responses=batch_responses)
+async def post_clean_transport_volumes(request: Request, session: SessionDep, gateway: GatewayDep) -> Response:
+    """Upload 清洁方式运输量 (rail, water, pipeline and belt tonnes), keyed by recordId."""
+    return await _post_batch(CLEAN_TRANSPORT_VOLUMES, request, session, gateway)
+
+
+@router.post("/heartbeat")
+async def post_heartbeat(request: Request, session: SessionDep, gateway: GatewayDep) -> Response:
+    """Tell the service the gateway is alive; the answer carries the server time and the clock skew."""
+    body = await read_json(request, request.app.state.settings.max_body_bytes)
+    heartbeat = validate_record(HeartbeatIn, body)
+    if isinstance(heartbeat, list):
+        raise Unprocessable("the heartbeat is invalid", code="invalid_heartbeat", detail=heartbeat)
+    if heartbeat.enterprise_code != gateway.enterprise_code:
+        raise Forbidden("this key belongs to another enterprise", code="enterprise_mismatch")
+    now = datetime.now(UTC)
+    skew = await enterprises.heartbeat(session, enterprise_id=gateway.enterprise_id,
+                                       sent_at=heartbeat.sent_at, now=now)
+    return _json({"serverTime": now.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                  "skewSeconds": skew})

@@ -1,0 +1,214 @@
+"""Taking in a batch: a verdict for every record, the good ones stored beside the bad.
+
+Each record is validated, checked against the rules, its photos resolved, and then compared with
+what is stored under its key: new (accepted), same content (duplicate) or new content (updated,
+the earlier version kept). Several versions of one key inside a batch are applied in order.
+"""
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import orjson
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from service.config import Settings
+from service.errors import Forbidden, PayloadTooLarge, Unprocessable
+from service.ingest import repository
+from service.ingest.kinds import RecordKind
+from service.ingest.payloads import ENTERPRISE_CODE_RE, issue, validate_record
+from service.ingest.rules import RuleContext
+from service.photos.service import PhotoBundle, store_and_find_held
+
+ACCEPTED, DUPLICATE, UPDATED, REJECTED = "accepted", "duplicate", "updated", "rejected"
+
+
+@dataclass
+class Candidate:
+    """A record that passed every check, on its way to the database."""
+
+    index: int
+    key: str
+    row: dict[str, Any]
+    photo_refs: list[tuple[str, str]]  # (JSON key, sha256)
+    warnings: list[dict[str, str]]
+    status: str = ""
+    version: int = 0
+
+
+@dataclass
+class BatchOutcome:
+    results: list[dict[str, Any]]
+    counts: dict[str, int] = field(default_factory=dict)
+    late: int = 0
+
+    def answer(self) -> dict[str, Any]:
+        return {"received": len(self.results), "accepted": self.counts.get(ACCEPTED, 0),
+                "duplicates": self.counts.get(DUPLICATE, 0), "updated": self.counts.get(UPDATED, 0),
+                "rejected": self.counts.get(REJECTED, 0), "results": self.results}
+
+
+def rule_context(settings: Settings, now: datetime) -> RuleContext:
+    return RuleContext(received_at=now,
+                       timeliness_window=timedelta(seconds=settings.timeliness_window_seconds),
+                       future_tolerance=timedelta(seconds=settings.future_tolerance_seconds),
+                       retention_months=settings.retention_months)
+
+
+def _content_hash(row: dict[str, Any], excludes: frozenset[str]) -> bytes:
+    content = {k: v for k, v in row.items() if k not in excludes}
+    return hashlib.blake2b(orjson.dumps(content, option=orjson.OPT_SORT_KEYS), digest_size=16).digest()
+
+
+def _check(kind: RecordKind, index: int, raw: Any, ctx: RuleContext, photos: PhotoBundle,
+           settings: Settings) -> Candidate | list[dict[str, str]]:
+    """The record ready to store, or every reason it is rejected."""
+    record = validate_record(kind.model, raw)
+    if isinstance(record, list):
+        return record
+    errors = kind.errors(record, ctx)
+    row = record.model_dump()
+    refs: list[tuple[str, str]] = []
+    for item, column in kind.photo_fields:
+        if row[column] is None:
+            continue
+        sha256, photo_errors = photos.take(row[column], item, settings.max_inline_photo_bytes)
+        errors += photo_errors
+        if sha256 is not None:
+            row[column] = f"sha256:{sha256}"
+            refs.append((item, sha256))
+    if errors:
+        return errors
+    # Hashed after inline photos became references, so a resend naming the photo by hash is a duplicate.
+    content_hash = _content_hash(row, kind.hash_excludes)
+    for column, value in row.items():
+        if isinstance(value, float):  # tonnes: stored exactly as written, not as the nearest binary float
+            row[column] = Decimal(repr(value))
+    warnings = kind.warnings(record)
+    row.update(content_hash=content_hash, warnings=warnings, missing_fields=kind.missing(record))
+    return Candidate(index=index, key=row[kind.key_column], row=row, photo_refs=refs, warnings=warnings)
+
+
+async def ingest_batch(session: AsyncSession, *, kind: RecordKind, enterprise_id: int,
+                       records: list[Any], settings: Settings, now: datetime) -> BatchOutcome:
+    ctx = rule_context(settings, now)
+    results: list[dict[str, Any]] = [{} for _ in records]
+    photos = PhotoBundle()
+    candidates: list[Candidate] = []
+    for index, raw in enumerate(records):
+        checked = _check(kind, index, raw, ctx, photos, settings)
+        if isinstance(checked, Candidate):
+            candidates.append(checked)
+            continue
+        key = raw.get(kind.key_field) if isinstance(raw, dict) else None
+        results[index] = {"index": index, kind.key_field: key if isinstance(key, str) else None,
+                          "status": REJECTED, "errors": checked}
+
+    held = await store_and_find_held(session, enterprise_id=enterprise_id, bundle=photos,
+                                     referenced={sha for c in candidates for _, sha in c.photo_refs})
+    for candidate in candidates:
+        candidate.row["missing_photos"] = sorted({sha for _, sha in candidate.photo_refs if sha not in held})
+    await _store(session, kind, enterprise_id, candidates, ctx, now)
+
+    outcome = BatchOutcome(results=results)
+    for candidate in candidates:
+        results[candidate.index] = _result(kind, candidate, held)
+    for result in results:
+        outcome.counts[result["status"]] = outcome.counts.get(result["status"], 0) + 1
+        outcome.late += bool(result.get("late"))
+    return outcome
+
+
+def _result(kind: RecordKind, candidate: Candidate, held: set[str]) -> dict[str, Any]:
+    result: dict[str, Any] = {"index": candidate.index, kind.key_field: candidate.key,
+                              "status": candidate.status, "version": candidate.version}
+    if candidate.status == DUPLICATE:
+        return result
+    if kind.reports_late:
+        result["late"] = candidate.row["late"]
+    pending = [issue(item, "photo_pending", f"photo {sha[:12]}… has not been received yet; "
+                                            f"PUT /api/v1/photos/{sha}")
+               for item, sha in candidate.photo_refs if sha not in held]
+    result["warnings"] = candidate.warnings + pending
+    return result
+
+
+async def _store(session: AsyncSession, kind: RecordKind, enterprise_id: int,
+                 candidates: list[Candidate], ctx: RuleContext, now: datetime) -> None:
+    """Apply the batch in rounds: round n holds the n-th distinct version of each key."""
+    chains: dict[str, list[Candidate]] = {}
+    repeats: list[tuple[Candidate, Candidate]] = []
+    for candidate in candidates:
+        chain = chains.setdefault(candidate.key, [])
+        if chain and chain[-1].row["content_hash"] == candidate.row["content_hash"]:
+            repeats.append((candidate, chain[-1]))
+        else:
+            chain.append(candidate)
+    depth = 0
+    while True:
+        round_ = sorted((chain[depth] for chain in chains.values() if len(chain) > depth), key=lambda c: c.key)
+        if not round_:
+            break
+        await _store_round(session, kind, enterprise_id, round_, ctx, now)
+        depth += 1
+    for repeat, original in repeats:
+        repeat.status, repeat.version = DUPLICATE, original.version
+
+
+async def _store_round(session: AsyncSession, kind: RecordKind, enterprise_id: int,
+                       round_: list[Candidate], ctx: RuleContext, now: datetime) -> None:
+    for candidate in round_:
+        kind.derive(candidate.row, now, ctx)
+    inserted = await repository.insert_new(session, kind, enterprise_id=enterprise_id,
+                                           rows=[c.row for c in round_], now=now)
+    existing = []
+    for candidate in round_:
+        if candidate.key in inserted:
+            candidate.status, candidate.version = ACCEPTED, 1
+        else:
+            existing.append(candidate)
+    if not existing:
+        return
+    current = await repository.lock_current(session, kind, enterprise_id=enterprise_id,
+                                            keys=[c.key for c in existing])
+    changed: list[tuple[int, Candidate]] = []
+    for candidate in existing:
+        stored = current[candidate.key]
+        if stored.content_hash == candidate.row["content_hash"]:
+            candidate.status, candidate.version = DUPLICATE, stored.version
+        else:
+            kind.derive(candidate.row, stored.first_received_at, ctx)
+            changed.append((stored.id, candidate))
+    if not changed:
+        return
+    ids = [row_id for row_id, _ in changed]
+    await repository.archive(session, kind, ids=ids)
+    versions = await repository.replace_current(session, kind, ids=ids, rows=[c.row for _, c in changed],
+                                                now=now)
+    for row_id, candidate in changed:
+        candidate.status, candidate.version = UPDATED, versions[row_id]
+
+
+def records_of(body: Any, *, enterprise_code: str, max_records: int) -> list[Any]:
+    """The records of a batch envelope, after checking that it belongs to the calling enterprise."""
+    if not isinstance(body, dict):
+        raise Unprocessable("the body must be a JSON object with enterpriseCode and records")
+    code = body.get("enterpriseCode")
+    if not isinstance(code, str) or not ENTERPRISE_CODE_RE.match(code):
+        raise Unprocessable("enterpriseCode must be an 18-character unified social credit code",
+                            code="invalid_enterprise_code", detail={"enterpriseCode": _echo(code)})
+    if code != enterprise_code:
+        raise Forbidden("this key belongs to another enterprise", code="enterprise_mismatch")
+    records = body.get("records")
+    if not isinstance(records, list) or not records:
+        raise Unprocessable("records must be a non-empty list", code="invalid_envelope")
+    if len(records) > max_records:
+        raise PayloadTooLarge(f"a batch holds at most {max_records} records; got {len(records)}",
+                              code="too_many_records")
+    return records
+
+
+def _echo(value: Any) -> Any:
+    return value[:64] if isinstance(value, str) else value if isinstance(value, int | float | None) else "..."

@@ -1,0 +1,26 @@
+"""Every table, imported in one place so that alembic and the tests see the whole schema."""
+
+from sqlmodel import SQLModel
+
+from service import db as _db  # noqa: F401  (sets the naming convention before tables are built)
+from service.auth.models import GatewayKey, StaffToken
+from service.enterprises.models import Enterprise
+from service.ingest.models import (
+    CleanTransportVolume,
+    CleanTransportVolumeVersion,
+    InplantVehicle,
+    InplantVehicleVersion,
+    Movement,
+    MovementVersion,
+    NonroadMachinery,
+    NonroadMachineryVersion,
+)
+from service.photos.models import Photo
+
+metadata = SQLModel.metadata
+
+__all__ = [
+    "CleanTransportVolume", "CleanTransportVolumeVersion", "Enterprise", "GatewayKey", "InplantVehicle",
+    "InplantVehicleVersion", "Movement", "MovementVersion", "NonroadMachinery", "NonroadMachineryVersion",
+    "Photo", "StaffToken", "metadata",
+]

@@ -1,0 +1,39 @@
+"""Photo upload: the bytes of a photo that records name by its SHA-256."""
+
+import re
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from service.auth.dependencies import GatewayDep
+from service.body import media_type, read_body
+from service.db import SessionDep
+from service.errors import Unprocessable, UnsupportedMediaType
+from service.photos.service import put_photo
+
+router = APIRouter(prefix="/api/v1", tags=["gateway"])
+
+SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+_ACCEPTED_TYPES = ("image/jpeg", "image/png", "application/octet-stream")
+
+
+@router.put("/photos/{sha256}", status_code=201,
+            responses={200: {"description": "already held"}, 201: {"description": "stored"}},
+            openapi_extra={"requestBody": {"required": True, "content": {
+                t: {"schema": {"type": "string", "format": "binary"}} for t in _ACCEPTED_TYPES}}})
+async def upload_photo(sha256: str, request: Request, session: SessionDep, gateway: GatewayDep) -> Response:
+    """Upload a JPEG or PNG photo (at most 2 MiB) under the SHA-256 of its bytes."""
+    if not SHA256_RE.match(sha256):
+        raise Unprocessable("the path must be the photo's SHA-256 as 64 lowercase hex digits",
+                            code="invalid_sha256")
+    media, _ = media_type(request)
+    if media not in _ACCEPTED_TYPES:
+        raise UnsupportedMediaType(f"Content-Type must be image/jpeg or image/png; got {media or 'none'}",
+                                   code="photo_format")
+    settings = request.app.state.settings
+    data = await read_body(request, settings.max_photo_bytes)
+    new = await put_photo(session, enterprise_id=gateway.enterprise_id, sha256=sha256, data=data,
+                          max_bytes=settings.max_photo_bytes)
+    body = orjson.dumps({"sha256": sha256, "size": len(data), "stored": new})
+    return Response(body, status_code=201 if new else 200, media_type="application/json")

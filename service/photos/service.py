@@ -1,0 +1,88 @@
+"""Photos are content-addressed: the SHA-256 of the bytes is their name, checked on arrival."""
+
+import base64
+import binascii
+import hashlib
+from dataclasses import dataclass, field
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from service.errors import PayloadTooLarge, Unprocessable, UnsupportedMediaType
+from service.ingest.payloads import issue
+from service.photos import repository
+
+JPEG_MAGIC = b"\xff\xd8\xff"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+REF_PREFIX = "sha256:"
+_DATA_PREFIXES = ("data:image/jpeg;base64,", "data:image/png;base64,")
+
+
+def sniff_content_type(data: bytes) -> str | None:
+    """JPEG or PNG by magic bytes; the declared type is not trusted."""
+    if data.startswith(JPEG_MAGIC):
+        return "image/jpeg"
+    if data.startswith(PNG_MAGIC):
+        return "image/png"
+    return None
+
+
+@dataclass
+class PhotoBundle:
+    """The photos of one batch: inline ones to store, and every hash the records name."""
+
+    inline: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # sha256 -> (type, bytes)
+
+    def take(self, value: str, item: str, max_bytes: int) -> tuple[str | None, list[dict[str, str]]]:
+        """Turn one photo item into its hash; inline data URIs are decoded, checked and kept."""
+        if value.startswith(REF_PREFIX):
+            return value[len(REF_PREFIX):], []
+        prefix = next(p for p in _DATA_PREFIXES if value.startswith(p))
+        encoded = value[len(prefix):]
+        if len(encoded) * 3 // 4 > max_bytes + 2:
+            return None, [issue(item, "photo_too_large", f"is larger than {max_bytes} bytes decoded")]
+        try:
+            data = base64.b64decode(encoded, validate=True)
+        except (binascii.Error, ValueError):
+            return None, [issue(item, "photo_format", "is not valid base64")]
+        if len(data) > max_bytes:
+            return None, [issue(item, "photo_too_large", f"is larger than {max_bytes} bytes decoded")]
+        content_type = sniff_content_type(data)
+        if content_type is None:
+            return None, [issue(item, "photo_format", "is neither a JPEG nor a PNG image")]
+        sha256 = hashlib.sha256(data).hexdigest()
+        self.inline[sha256] = (content_type, data)
+        return sha256, []
+
+
+async def store_and_find_held(session: AsyncSession, *, enterprise_id: int, bundle: PhotoBundle,
+                              referenced: set[str]) -> set[str]:
+    """Store the batch's inline photos and return which of the referenced hashes are held."""
+    photos = [(sha256, content_type, data) for sha256, (content_type, data) in sorted(bundle.inline.items())]
+    new = await repository.insert_new(session, enterprise_id=enterprise_id, photos=photos)
+    await repository.resolve_waiting_records(session, new)
+    wanted = referenced - bundle.inline.keys()
+    found = await repository.held(session, wanted)
+    missing = wanted - found
+    if missing:
+        # Wait for any upload of these photos in flight, then look again (see repository._LOCK_SHARED).
+        await repository.lock_shared(session, missing)
+        found |= await repository.held(session, missing)
+    return found | bundle.inline.keys()
+
+
+async def put_photo(session: AsyncSession, *, enterprise_id: int, sha256: str, data: bytes,
+                    max_bytes: int) -> bool:
+    """Store an uploaded photo; True when it is new, False when it was already held."""
+    if len(data) > max_bytes:
+        raise PayloadTooLarge(f"a photo may be at most {max_bytes} bytes", code="photo_too_large")
+    content_type = sniff_content_type(data)
+    if content_type is None:
+        raise UnsupportedMediaType("a photo must be a JPEG or PNG image", code="photo_format")
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != sha256:
+        raise Unprocessable("the photo's SHA-256 does not match the path", code="hash_mismatch",
+                            detail={"expected": sha256, "actual": actual})
+    new = await repository.insert_new(session, enterprise_id=enterprise_id,
+                                      photos=[(sha256, content_type, data)])
+    await repository.resolve_waiting_records(session, new)
+    return bool(new)
