@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 logger = logging.getLogger("hj1321")
 
@@ -76,9 +77,9 @@ def error_response(status_code: int, code: str, message: str, detail: Any = None
 
 def is_database_unavailable(exc: BaseException) -> bool:
     """Connection-level failures (server down, refused, pool exhausted), as opposed to a bad statement."""
-    if isinstance(exc, (ConnectionError, TimeoutError, asyncpg.exceptions.CannotConnectNowError,
-                        asyncpg.exceptions.ConnectionDoesNotExistError,
-                        asyncpg.exceptions.TooManyConnectionsError)):
+    # OSError covers refused, reset and missing-socket connections; TimeoutError a pool that waited too long.
+    if isinstance(exc, (OSError, TimeoutError, asyncpg.exceptions.PostgresConnectionError,
+                        asyncpg.exceptions.CannotConnectNowError, asyncpg.exceptions.TooManyConnectionsError)):
         return True
     if isinstance(exc, (OperationalError, InterfaceError)):
         return True
@@ -104,12 +105,46 @@ def install_error_handlers(app: FastAPI, *, retry_after_seconds: int) -> None:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return error_response(exc.status_code, code, str(exc.detail), None, dict(exc.headers or {}))
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> Response:
-        if is_database_unavailable(exc):
-            logger.warning("database unavailable: %s", exc)
-            return error_response(503, "database_unavailable",
-                                  "the database is unavailable; nothing was stored, retry later", None,
-                                  {"Retry-After": str(retry_after_seconds)})
-        logger.exception("unhandled error")
-        return error_response(500, "internal_error", "internal error; nothing was stored", None)
+    app.add_middleware(UnexpectedErrorMiddleware, retry_after_seconds=retry_after_seconds)
+
+
+def unexpected_error_response(exc: BaseException, *, retry_after_seconds: int) -> Response:
+    if is_database_unavailable(exc):
+        logger.warning("database unavailable: %s", exc)
+        return error_response(503, "database_unavailable",
+                              "the database is unavailable; nothing was stored, retry later", None,
+                              {"Retry-After": str(retry_after_seconds)})
+    logger.error("unhandled error", exc_info=exc)
+    return error_response(500, "internal_error", "internal error; nothing was stored", None)
+
+
+class UnexpectedErrorMiddleware:
+    """Turns any other exception, including a failed commit after the route returned, into the envelope.
+
+    A plain ASGI middleware rather than an exception handler for Exception: Starlette re-raises
+    after such a handler, and a database outage would log a traceback per request.
+    """
+
+    def __init__(self, app: ASGIApp, *, retry_after_seconds: int) -> None:
+        self.app = app
+        self.retry_after_seconds = retry_after_seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if started:
+                raise
+            response = unexpected_error_response(exc, retry_after_seconds=self.retry_after_seconds)
+            await response(scope, receive, send)
