@@ -1,11 +1,13 @@
 """The published contract: the JSON Schema files under schemas/, for offline validation and the API docs."""
 
 import json
+import re
+from collections.abc import Iterator
 from functools import cache
 from typing import Any
 from urllib.parse import urljoin
 
-from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema import Draft202012Validator, FormatChecker, ValidationError, validators
 from referencing import Registry, Resource
 
 from service.config import SCHEMAS_DIR
@@ -36,9 +38,21 @@ def _registry() -> Registry:
         (name, Resource.from_contents(document)) for name, document in _documents().items())
 
 
+def _ecma_pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[ValidationError]:
+    # JSON Schema patterns are ECMA-262, where $ ends the string; Python's $ also matches before a
+    # final newline, which would let "ABC\n" through ^[A-Z]+$.
+    if validator.is_type(instance, "string"):
+        python_pattern = pattern[:-1] + r"\Z" if pattern.endswith("$") and not pattern.endswith("\\$") else pattern
+        if not re.search(python_pattern, instance):
+            yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+_Validator = validators.extend(Draft202012Validator, {"pattern": _ecma_pattern})
+
+
 def validator(name: str) -> Draft202012Validator:
     """A validator for schemas/<name>, references resolved against the other files."""
-    return Draft202012Validator(_documents()[name], registry=_registry(), format_checker=FormatChecker())
+    return _Validator(_documents()[name], registry=_registry(), format_checker=FormatChecker())  # type: ignore[no-any-return]
 
 
 def bundled(name: str) -> dict[str, Any]:

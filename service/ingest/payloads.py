@@ -11,6 +11,7 @@ from typing import Annotated, Any, TypeVar
 
 from pydantic import (
     AfterValidator,
+    BeforeValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -109,6 +110,11 @@ def _parse_date(value: Any) -> date:
         raise PydanticCustomError("invalid_date", "is not a real calendar date") from None
 
 
+def _integral(value: Any) -> Any:
+    # JSON Schema's integer includes 1.0; strict mode alone would reject it.
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 def _code(table: CodeTable) -> Callable[[str], str]:
     allowed = frozenset(table.codes)
     described = table.describe()
@@ -175,7 +181,7 @@ class MovementIn(RecordIn):
     goods_name: Text32 | None = None
     goods_amount: Annotated[float, Field(ge=0, le=999.9)] | None = None
     fleet_name: Text100 | None = None
-    seq: Annotated[int, Field(ge=0, le=2**63 - 1)] | None = None
+    seq: Annotated[int, BeforeValidator(_integral), Field(ge=0, le=2**63 - 1)] | None = None
     reupload: bool = False
 
 

@@ -1,0 +1,122 @@
+"""Photos: content-addressed uploads, inline photos in records, and records waiting for photos."""
+
+import base64
+
+from tests.conftest import scalar
+from tests.factories import batch, inplant_vehicle, jpeg_bytes, movement, png_bytes, sha256_hex
+
+
+async def put(client, enterprise, data: bytes, *, sha256: str | None = None, content_type: str = "image/png"):
+    return await client.put(f"/api/v1/photos/{sha256 or sha256_hex(data)}", content=data,
+                            headers={**enterprise.auth, "Content-Type": content_type})
+
+
+async def test_upload_is_201_then_200_and_the_bytes_are_kept(client, engine, plant):
+    data = png_bytes()
+    first = await put(client, plant, data)
+    assert first.status_code == 201 and first.json() == {"sha256": sha256_hex(data), "size": len(data),
+                                                          "stored": True}
+    again = await put(client, plant, data)
+    assert again.status_code == 200 and again.json()["stored"] is False
+    stored = await scalar(engine, "SELECT data FROM photo WHERE sha256 = :h", h=sha256_hex(data))
+    assert bytes(stored) == data
+    assert await scalar(engine, "SELECT content_type FROM photo WHERE sha256 = :h", h=sha256_hex(data)) \
+        == "image/png"
+
+
+async def test_hash_must_match_the_bytes(client, engine, plant):
+    data = png_bytes()
+    response = await put(client, plant, data, sha256="0" * 64)
+    assert response.status_code == 422 and response.json()["error"] == "hash_mismatch"
+    assert response.json()["detail"]["actual"] == sha256_hex(data)
+    assert await scalar(engine, "SELECT count(*) FROM photo WHERE sha256 = :h", h=sha256_hex(data)) == 0
+
+
+async def test_only_jpeg_and_png_are_taken(client, plant):
+    gif = b"GIF89a" + b"\x00" * 100
+    assert (await put(client, plant, gif)).status_code == 415
+    assert (await put(client, plant, png_bytes(), content_type="text/plain")).status_code == 415
+    assert (await put(client, plant, jpeg_bytes(), content_type="image/jpeg")).status_code == 201
+
+
+async def test_photo_over_2_mib_is_413(client, plant):
+    response = await put(client, plant, jpeg_bytes(2 * 1024 * 1024 + 1), content_type="image/jpeg")
+    assert response.status_code == 413
+
+
+async def test_path_must_be_a_sha256(client, plant):
+    response = await client.put("/api/v1/photos/not-a-hash", content=png_bytes(),
+                                headers={**plant.auth, "Content-Type": "image/png"})
+    assert response.status_code == 422 and response.json()["error"] == "invalid_sha256"
+
+
+async def test_upload_needs_a_key(client):
+    data = png_bytes()
+    response = await client.put(f"/api/v1/photos/{sha256_hex(data)}", content=data,
+                                headers={"Content-Type": "image/png"})
+    assert response.status_code == 401
+
+
+async def test_inline_photo_is_stored_and_the_record_keeps_its_hash(client, engine, plant):
+    data = png_bytes()
+    record = movement(passPhoto="data:image/png;base64," + base64.b64encode(data).decode())
+    answer = (await client.post("/api/v1/movements", json=batch(plant, record), headers=plant.auth)).json()
+    assert answer["results"][0]["status"] == "accepted"
+    assert await scalar(engine, "SELECT pass_photo FROM movement WHERE record_id = :r", r=record["recordId"]) \
+        == f"sha256:{sha256_hex(data)}"
+    assert bytes(await scalar(engine, "SELECT data FROM photo WHERE sha256 = :h", h=sha256_hex(data))) == data
+    # The same record naming the photo by its hash is the same content.
+    by_hash = {**record, "passPhoto": f"sha256:{sha256_hex(data)}"}
+    again = (await client.post("/api/v1/movements", json=batch(plant, by_hash), headers=plant.auth)).json()
+    assert again["results"][0]["status"] == "duplicate"
+
+
+async def test_bad_inline_photos_reject_only_their_record(client, engine, plant):
+    too_big = "data:image/jpeg;base64," + base64.b64encode(jpeg_bytes(1024 * 1024 + 10)).decode()
+    not_an_image = "data:image/png;base64," + base64.b64encode(b"hello world, not a png").decode()
+    broken = "data:image/png;base64,AAAA===="
+    good = movement()
+    records = [movement(passPhoto=too_big), movement(listPhoto=not_an_image), movement(licensePhoto=broken), good]
+    answer = (await client.post("/api/v1/movements", json=batch(plant, *records), headers=plant.auth)).json()
+    assert [[(e["field"], e["code"]) for e in r.get("errors", [])] for r in answer["results"]] == [
+        [("passPhoto", "photo_too_large")], [("listPhoto", "photo_format")], [("licensePhoto", "pattern")], []]
+    assert await scalar(engine, "SELECT count(*) FROM movement WHERE enterprise_id = :e", e=plant.id) == 1
+
+
+async def test_record_waits_for_its_photos_and_completes_when_they_arrive(client, engine, plant):
+    pass_photo, list_photo = png_bytes(), png_bytes()
+    record = movement(passPhoto=f"sha256:{sha256_hex(pass_photo)}", listPhoto=f"sha256:{sha256_hex(list_photo)}")
+    vehicle = inplant_vehicle(listPhoto=f"sha256:{sha256_hex(list_photo)}",
+                              licensePhoto=f"sha256:{sha256_hex(pass_photo)}")
+    answer = (await client.post("/api/v1/movements", json=batch(plant, record), headers=plant.auth)).json()
+    await client.post("/api/v1/inplant-vehicles", json=batch(plant, vehicle), headers=plant.auth)
+    assert [w["code"] for w in answer["results"][0]["warnings"]] == ["photo_pending", "photo_pending"]
+
+    async def state() -> tuple:
+        return (await scalar(engine, "SELECT json_build_array(complete, cardinality(missing_photos)) FROM movement "
+                                     "WHERE record_id = :r", r=record["recordId"]),
+                await scalar(engine, "SELECT complete FROM inplant_vehicle WHERE env_reg_code = :k",
+                             k=vehicle["envRegCode"]))
+
+    assert await state() == ([False, 2], False)
+    await put(client, plant, pass_photo)
+    assert await state() == ([False, 1], False)
+    await put(client, plant, list_photo)
+    assert await state() == ([True, 0], True)
+
+
+async def test_photo_already_held_is_not_pending(client, plant):
+    data = png_bytes()
+    await put(client, plant, data)
+    record = movement(passPhoto=f"sha256:{sha256_hex(data)}", listPhoto=f"sha256:{sha256_hex(data)}")
+    answer = (await client.post("/api/v1/movements", json=batch(plant, record), headers=plant.auth)).json()
+    assert answer["results"][0]["warnings"] == []
+
+
+async def test_inline_photo_in_a_batch_completes_earlier_records_waiting_for_it(client, engine, plant):
+    data = png_bytes()
+    waiting = movement(passPhoto=f"sha256:{sha256_hex(data)}", listPhoto=f"sha256:{sha256_hex(data)}")
+    await client.post("/api/v1/movements", json=batch(plant, waiting), headers=plant.auth)
+    carrier = movement(passPhoto="data:image/png;base64," + base64.b64encode(data).decode())
+    await client.post("/api/v1/movements", json=batch(plant, carrier), headers=plant.auth)
+    assert await scalar(engine, "SELECT complete FROM movement WHERE record_id = :r", r=waiting["recordId"]) is True
