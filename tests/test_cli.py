@@ -1,0 +1,183 @@
+"""The hj1321 command, run as a user runs it: in a fresh folder, as separate processes."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from service.cli import main
+from service.embedded_db import start_embedded
+
+SAMPLES = Path(__file__).resolve().parent / "samples"
+HJ1321 = [sys.executable, "-m", "service.cli"]
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+def test_validate_accepts_the_valid_samples(capsys):
+    for kind in ("movements", "inplant-vehicles", "nonroad-machinery"):
+        assert main(["validate", str(SAMPLES / f"{kind}.valid.json"), "--kind", kind]) == 0
+        assert "valid against schemas/" in capsys.readouterr().out
+
+
+def test_validate_prints_every_error(capsys):
+    assert main(["validate", str(SAMPLES / "movements.invalid.json"), "--kind", "movements"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in lines[:-1]] == [
+        "records[0].emissionStandard", "records[1].plateColor", "records[2].vin", "records[3].passTime",
+        "records[4].direction", "records[5].plateNo"]
+    assert lines[-1].endswith("6 error(s) against schemas/movements.batch.json")
+
+
+def test_validate_takes_a_single_record(tmp_path, capsys):
+    record = json.loads((SAMPLES / "movements.valid.json").read_text(encoding="utf-8"))["records"][0]
+    path = tmp_path / "one.json"
+    path.write_text(json.dumps({**record, "plateColor": 1}), encoding="utf-8")
+    assert main(["validate", str(path), "--kind", "movements"]) == 1
+    assert "plateColor: 1 is not of type 'string'" in capsys.readouterr().out
+
+
+def test_validate_reports_unreadable_files(tmp_path, capsys):
+    path = tmp_path / "broken.json"
+    path.write_text("{", encoding="utf-8")
+    assert main(["validate", str(path), "--kind", "movements"]) == 2
+    assert "broken.json" in capsys.readouterr().err
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _run(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(HJ1321 + args, cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "HJ1321_DATABASE_URL")}
+    env["PYTHONPATH"] = str(PROJECT)
+    env.update(extra)
+    return env
+
+
+class Server:
+    def __init__(self, cwd: Path, env: dict[str, str], *extra: str) -> None:
+        self.port = _free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.log = cwd / "serve.log"
+        self._log_file = self.log.open("w")
+        self.process = subprocess.Popen(HJ1321 + ["serve", "--port", str(self.port), *extra], cwd=cwd, env=env,
+                                        stdout=self._log_file, stderr=subprocess.STDOUT, text=True)
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                self._log_file.close()
+                raise AssertionError(f"serve exited: {self.log.read_text()}")
+            try:
+                if httpx.get(f"{self.base}/readyz", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.2)
+        self.stop()
+        raise AssertionError(f"serve did not become ready: {self.log.read_text()}")
+
+    def output(self) -> str:
+        return self.log.read_text()
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGINT)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self._log_file.close()
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Iterator[Path]:
+    yield tmp_path
+
+
+def _post_sample(base: str, key: str, name: str, code: str | None = None) -> dict:
+    body = json.loads((SAMPLES / name).read_text(encoding="utf-8"))
+    if code:
+        body["enterpriseCode"] = code
+    path = name.split(".")[0]
+    response = httpx.post(f"{base}/api/v1/{path}", json=body, headers={"Authorization": f"Bearer {key}"},
+                          timeout=30)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_serve_demo_on_the_embedded_default_and_register_an_enterprise_beside_it(workdir):
+    env = _env()
+    server = Server(workdir, env, "--demo")
+    try:
+        output = server.output()
+        key = next(line.split(": ", 1)[1] for line in output.splitlines() if line.startswith("demo gateway key"))
+        assert "curl -s -X POST" in output and (workdir / "var" / "pgdata" / "PG_VERSION").exists()
+        for name in ("movements.valid.json", "inplant-vehicles.valid.json", "nonroad-machinery.valid.json"):
+            answer = _post_sample(server.base, key, name)
+            assert answer["accepted"] == answer["received"] > 0
+        assert _post_sample(server.base, key, "movements.invalid.json")["rejected"] == 6
+
+        # The command line shares the embedded server with the running service.
+        added = _run(["enterprise", "add", "--code", "91130203MA0CMDL1NE", "--name", "命令行企业",
+                      "--region", "130203", "--industry", "steel"], workdir, env)
+        assert added.returncode == 0, added.stderr
+        new_key = added.stdout.strip().splitlines()[-1]
+        assert new_key.startswith("hjg_")
+        answer = _post_sample(server.base, new_key, "movements.valid.json", code="91130203MA0CMDL1NE")
+        assert answer["accepted"] == 2
+
+        revoked = _run(["enterprise", "key", "--code", "91130203MA0CMDL1NE", "--revoke"], workdir, env)
+        assert revoked.returncode == 0 and "revoked 1 key(s)" in revoked.stdout
+        refused = httpx.post(f"{server.base}/api/v1/heartbeat", headers={"Authorization": f"Bearer {new_key}"},
+                             json={"enterpriseCode": "91130203MA0CMDL1NE", "sentAt": "2026-11-20 08:00:00"})
+        assert refused.status_code == 401
+        reissued = _run(["enterprise", "key", "--code", "91130203MA0CMDL1NE"], workdir, env)
+        assert reissued.stdout.strip().splitlines()[-1].startswith("hjg_")
+
+        staff = _run(["staff", "add", "--name", "王科长", "--role", "viewer", "--region", "1302"], workdir, env)
+        assert staff.returncode == 0 and staff.stdout.strip().splitlines()[-1].startswith("hjs_")
+        bad = _run(["enterprise", "add", "--code", "short", "--name", "x", "--region", "130203"], workdir, env)
+        assert bad.returncode == 2 and "unified social credit code" in bad.stderr
+    finally:
+        server.stop()
+    # A second start reuses the folder and keeps the data.
+    again = Server(workdir, env)
+    try:
+        answer = _post_sample(again.base, key, "movements.valid.json")
+        assert answer["duplicates"] == 2
+    finally:
+        again.stop()
+
+
+def test_database_url_points_at_an_external_server(tmp_path):
+    external = start_embedded(tmp_path / "external")
+    env = _env(DATABASE_URL=external.replace("postgresql+asyncpg://", "postgresql://"))
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+
+    refused = _run(["serve", "--port", str(_free_port())], workdir, env)
+    assert refused.returncode == 2 and "hj1321 migrate" in refused.stderr
+
+    assert _run(["migrate"], workdir, env).returncode == 0
+    added = _run(["enterprise", "add", "--code", "91130203MA0EXAMPLE", "--name", "外部库企业",
+                  "--region", "130203"], workdir, env)
+    key = added.stdout.strip().splitlines()[-1]
+    server = Server(workdir, env)
+    try:
+        assert _post_sample(server.base, key, "movements.valid.json")["accepted"] == 2
+    finally:
+        server.stop()
+    assert not (workdir / "var").exists()
