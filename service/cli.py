@@ -91,6 +91,7 @@ async def _demo(session: Any) -> tuple[str, str]:
     if existing is None:
         _, key = await add_enterprise(session, **DEMO_ENTERPRISE)
     else:
+        assert existing.id is not None
         key = await auth.issue_gateway_key(session, enterprise_id=existing.id)
     token = await auth.add_staff(session, name="demo admin", role="admin", region_prefix="")
     return key, token
@@ -124,6 +125,7 @@ def cmd_enterprise_key(args: argparse.Namespace) -> int:
 
     async def work(session: Any) -> str:
         enterprise = await require(session, args.code)
+        assert enterprise.id is not None
         if args.revoke:
             count = await auth.revoke_gateway_keys(session, enterprise_id=enterprise.id, now=datetime.now(UTC))
             return f"revoked {count} key(s) of {args.code}"

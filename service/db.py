@@ -1,7 +1,8 @@
-from collections.abc import AsyncIterator
-from typing import Annotated
+from collections.abc import AsyncIterator, Mapping
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from sqlalchemy import Result, TextClause
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -46,3 +47,8 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 # scope="function" runs the commit before the response is sent, so a failed commit is a 5xx.
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+async def run_sql(session: AsyncSession, statement: TextClause, params: Mapping[str, Any]) -> Result[*tuple[Any, ...]]:
+    """Run a text() statement in the session's transaction (SQLModel's exec() is typed for ORM statements)."""
+    return await session.exec(statement, params=params)  # type: ignore[call-overload,no-any-return]

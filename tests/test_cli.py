@@ -74,7 +74,7 @@ class Server:
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = cwd / "serve.log"
         self._log_file = self.log.open("w")
-        self.process = subprocess.Popen(HJ1321 + ["serve", "--port", str(self.port), *extra], cwd=cwd, env=env,
+        self.process = subprocess.Popen([*HJ1321, "serve", "--port", str(self.port), *extra], cwd=cwd, env=env,
                                         stdout=self._log_file, stderr=subprocess.STDOUT, text=True)
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:

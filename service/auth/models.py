@@ -12,7 +12,7 @@ class GatewayKey(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     enterprise_id: int = Field(foreign_key="enterprise.id", index=True)
     key_hash: str = Field(unique=True)
-    created_at: datetime = Field(sa_type=DateTime(timezone=True),
+    created_at: datetime | None = Field(default=None, nullable=False, sa_type=DateTime(timezone=True),
                                  sa_column_kwargs={"server_default": func.now()})
     revoked_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
 
@@ -27,6 +27,6 @@ class StaffToken(SQLModel, table=True):
     role: str
     region_prefix: str = ""
     token_hash: str = Field(unique=True)
-    created_at: datetime = Field(sa_type=DateTime(timezone=True),
+    created_at: datetime | None = Field(default=None, nullable=False, sa_type=DateTime(timezone=True),
                                  sa_column_kwargs={"server_default": func.now()})
     revoked_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))

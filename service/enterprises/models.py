@@ -10,7 +10,7 @@ class Enterprise(SQLModel, table=True):
     name: str
     region_code: str = Field(index=True)
     industry: str = ""
-    created_at: datetime = Field(sa_type=DateTime(timezone=True),
+    created_at: datetime | None = Field(default=None, nullable=False, sa_type=DateTime(timezone=True),
                                  sa_column_kwargs={"server_default": func.now()})
     last_seen_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     last_heartbeat_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))

@@ -16,6 +16,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from service.db import run_sql
 from service.ingest.kinds import RecordKind
 
 # Set by the statements themselves, not carried in the rows.
@@ -111,20 +112,19 @@ async def insert_new(session: AsyncSession, kind: RecordKind, *, enterprise_id: 
     """Insert rows whose key is not stored yet, as version 1; returns the keys inserted."""
     statements = _statements(kind)
     params = {"enterprise_id": enterprise_id, "now": now, **_column_params(statements, rows)}
-    result = await session.exec(statements.insert, params=params)
+    result = await run_sql(session, statements.insert, params)
     return set(result.scalars().all())
 
 
 async def lock_current(session: AsyncSession, kind: RecordKind, *, enterprise_id: int,
                        keys: Sequence[str]) -> dict[str, CurrentRow]:
-    result = await session.exec(_statements(kind).lock,
-                                params={"enterprise_id": enterprise_id, "keys": sorted(keys)})
+    result = await run_sql(session, _statements(kind).lock, {"enterprise_id": enterprise_id, "keys": sorted(keys)})
     return {row[1]: CurrentRow(row[0], row[2], row[3], row[4]) for row in result.all()}
 
 
 async def archive(session: AsyncSession, kind: RecordKind, *, ids: Sequence[int]) -> None:
     """Copy the current rows into the version table before they are replaced."""
-    await session.exec(_statements(kind).archive, params={"ids": list(ids)})
+    await run_sql(session, _statements(kind).archive, {"ids": list(ids)})
 
 
 async def replace_current(session: AsyncSession, kind: RecordKind, *, ids: Sequence[int],
@@ -132,5 +132,5 @@ async def replace_current(session: AsyncSession, kind: RecordKind, *, ids: Seque
     """Make the rows the new current versions; returns id -> new version number."""
     statements = _statements(kind)
     params = {"ids": list(ids), "now": now, **_column_params(statements, rows)}
-    result = await session.exec(statements.update, params=params)
+    result = await run_sql(session, statements.update, params)
     return {row[0]: row[1] for row in result.all()}

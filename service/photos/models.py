@@ -12,5 +12,5 @@ class Photo(SQLModel, table=True):
     size_bytes: int
     data: bytes = Field(sa_type=LargeBinary)
     enterprise_id: int = Field(foreign_key="enterprise.id", index=True)
-    received_at: datetime = Field(sa_type=DateTime(timezone=True),
+    received_at: datetime | None = Field(default=None, nullable=False, sa_type=DateTime(timezone=True),
                                   sa_column_kwargs={"server_default": func.now()})

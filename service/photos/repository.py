@@ -5,6 +5,8 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from service.db import run_sql
+
 # Tables whose rows name photos and keep the ones not yet received in missing_photos.
 RECORD_TABLES = ("movement", "inplant_vehicle", "nonroad_machinery")
 
@@ -39,7 +41,7 @@ async def insert_new(session: AsyncSession, *, enterprise_id: int,
     """Insert (sha256, content_type, bytes) photos not held yet; returns the hashes inserted now."""
     if not photos:
         return set()
-    result = await session.exec(_INSERT, params={
+    result = await run_sql(session, _INSERT, {
         "enterprise_id": enterprise_id,
         "sha256": [p[0] for p in photos],
         "content_type": [p[1] for p in photos],
@@ -53,12 +55,12 @@ async def held(session: AsyncSession, sha256s: Iterable[str]) -> set[str]:
     hashes = sorted(set(sha256s))
     if not hashes:
         return set()
-    result = await session.exec(_HELD, params={"sha256": hashes})
+    result = await run_sql(session, _HELD, {"sha256": hashes})
     return set(result.scalars().all())
 
 
 async def lock_shared(session: AsyncSession, sha256s: Iterable[str]) -> None:
-    await session.exec(_LOCK_SHARED, params={"sha256": sorted(set(sha256s))})
+    await run_sql(session, _LOCK_SHARED, {"sha256": sorted(set(sha256s))})
 
 
 async def resolve_waiting_records(session: AsyncSession, sha256s: Iterable[str]) -> None:
@@ -66,13 +68,6 @@ async def resolve_waiting_records(session: AsyncSession, sha256s: Iterable[str])
     hashes = sorted(set(sha256s))
     if not hashes:
         return
-    await session.exec(_LOCK, params={"sha256": hashes})
+    await run_sql(session, _LOCK, {"sha256": hashes})
     for statement in _RESOLVE.values():
-        await session.exec(statement, params={"sha256": hashes})
-
-
-async def get(session: AsyncSession, sha256: str) -> tuple[str, bytes] | None:
-    result = await session.exec(text("SELECT content_type, data FROM photo WHERE sha256 = :h"),
-                                params={"h": sha256})
-    row = result.first()
-    return None if row is None else (row[0], row[1])
+        await run_sql(session, statement, {"sha256": hashes})

@@ -51,7 +51,8 @@ SPECIFIC = {
         {"machineryType": "7"}, {"emissionStandard": "D"},
     ],
     "clean-transport-volumes": [
-        {"mode": "pipe_belt"}, {"mode": "road"}, {"tonnes": 10_000_000}, {"tonnes": 10_000_000.5}, {"date": "2026-11-20"},
+        {"mode": "pipe_belt"}, {"mode": "road"}, {"tonnes": 10_000_000}, {"tonnes": 10_000_000.5},
+        {"date": "2026-11-20"},
     ],
 }
 
