@@ -1,17 +1,40 @@
 """The FastAPI application: routers, the error envelope, health, and the database engine's lifetime."""
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from service import metrics
 from service.config import Settings, get_settings
 from service.db import create_engine, create_sessionmaker
 from service.errors import install_error_handlers
 from service.ingest.router import router as ingest_router
+from service.observability import ObservabilityMiddleware
 from service.photos.router import router as photos_router
+
+logger = logging.getLogger("hj1321")
+
+
+async def seed_enterprise_gauges(engine: AsyncEngine) -> None:
+    """Start the per-enterprise gauges from the database, so a restart does not hide silent plants."""
+    try:
+        async with engine.connect() as connection:
+            rows = await connection.execute(text(
+                "SELECT code, extract(epoch FROM last_seen_at), clock_skew_seconds FROM enterprise "
+                "WHERE last_seen_at IS NOT NULL"))
+            for code, last_seen, skew in rows:
+                metrics.ENTERPRISE_LAST_SEEN.labels(code).set(float(last_seen))
+                if skew is not None:
+                    metrics.ENTERPRISE_CLOCK_SKEW.labels(code).set(skew)
+    except (SQLAlchemyError, OSError) as exc:
+        # The service still starts without its database; /readyz says so and requests get 503.
+        logger.warning("could not read enterprises at startup: %s", exc)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -24,6 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = create_engine(settings)
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
+        await seed_enterprise_gauges(engine)
         try:
             yield
         finally:
@@ -37,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app, retry_after_seconds=settings.retry_after_seconds)
+    app.add_middleware(ObservabilityMiddleware)  # added last: outermost, sees every final status
     app.include_router(ingest_router)
     app.include_router(photos_router)
 
@@ -44,6 +69,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def healthz() -> dict[str, str]:
         """The process is up."""
         return {"status": "ok"}
+
+    @app.get("/metrics", tags=["operations"], response_class=Response)
+    async def prometheus_metrics() -> Response:
+        """Prometheus metrics (text exposition format)."""
+        body, content_type = metrics.exposition()
+        return Response(body, media_type=content_type)
 
     @app.get("/readyz", tags=["operations"])
     async def readyz(request: Request) -> JSONResponse:

@@ -3,6 +3,8 @@
 import argparse
 import asyncio
 import json
+import os
+import shutil
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -56,6 +58,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from service.app import create_app
     from service.migrate import is_at_head, upgrade_to_head
+    from service.observability import configure_logging
 
     settings = get_settings()
     url = _database_url(settings)
@@ -77,8 +80,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"  curl -s -X POST {base}/api/v1/movements -H 'Authorization: Bearer {key}' "
               f"-H 'Content-Type: application/json' --data-binary @{sample}")
     print(f"serving on {base} (API docs: {base}/docs)", flush=True)
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, ssl_certfile=args.ssl_certfile,
-                ssl_keyfile=args.ssl_keyfile, log_level="info", access_log=False)
+    configure_logging()
+    options: dict[str, Any] = {"host": args.host, "port": args.port, "ssl_certfile": args.ssl_certfile,
+                               "ssl_keyfile": args.ssl_keyfile, "log_level": "info", "access_log": False}
+    if args.workers == 1:
+        uvicorn.run(create_app(settings), **options)
+        return 0
+    # Workers build their own app from the environment; metrics go through files summed at /metrics.
+    os.environ["DATABASE_URL"] = url
+    metrics_dir = settings.data_dir.resolve() / "metrics"
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+    uvicorn.run("service.app:create_app", factory=True, workers=args.workers, **options)
     return 0
 
 
@@ -182,6 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--ssl-certfile")
     serve.add_argument("--ssl-keyfile")
     serve.add_argument("--demo", action="store_true", help="create a demo enterprise, key and staff token")
+    serve.add_argument("--workers", type=int, default=1, help="worker processes (metrics are summed across them)")
     serve.set_defaults(run=cmd_serve)
 
     commands.add_parser("migrate", help="apply database migrations").set_defaults(run=cmd_migrate)

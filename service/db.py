@@ -1,12 +1,14 @@
+import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import Result, TextClause
+from sqlalchemy import Result, TextClause, event
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from service import metrics
 from service.config import Settings
 
 # Stable constraint names, so migrations written today still match the models tomorrow.
@@ -20,13 +22,16 @@ SQLModel.metadata.naming_convention = {
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
-    return create_async_engine(
+    engine = create_async_engine(
         settings.database_url,
         pool_size=settings.db_pool_size,
         max_overflow=0,
         pool_timeout=settings.db_pool_timeout_seconds,
         pool_pre_ping=False,
     )
+    event.listen(engine.sync_engine, "checkout", lambda *_: metrics.DB_POOL_IN_USE.inc())
+    event.listen(engine.sync_engine, "checkin", lambda *_: metrics.DB_POOL_IN_USE.dec())
+    return engine
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -37,6 +42,9 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """The one commit point of a request: commit after the route returns, roll back on any error."""
     sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
     async with sessionmaker() as session:
+        started = time.perf_counter()
+        await session.connection()  # taken now, so the wait for a pooled connection is measured
+        metrics.DB_POOL_WAIT.observe(time.perf_counter() - started)
         try:
             yield session
         except BaseException:

@@ -1,12 +1,6 @@
 """The hj1321 command, run as a user runs it: in a fresh folder, as separate processes."""
 
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,10 +9,9 @@ import pytest
 
 from service.cli import main
 from service.embedded_db import start_embedded
+from tests.serving import Server, free_port, hj1321_env, run_hj1321
 
 SAMPLES = Path(__file__).resolve().parent / "samples"
-HJ1321 = [sys.executable, "-m", "service.cli"]
-PROJECT = Path(__file__).resolve().parent.parent
 
 
 def test_validate_accepts_the_valid_samples(capsys):
@@ -51,57 +44,6 @@ def test_validate_reports_unreadable_files(tmp_path, capsys):
     assert "broken.json" in capsys.readouterr().err
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _run(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(HJ1321 + args, cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
-
-
-def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "HJ1321_DATABASE_URL")}
-    env["PYTHONPATH"] = str(PROJECT)
-    env.update(extra)
-    return env
-
-
-class Server:
-    def __init__(self, cwd: Path, env: dict[str, str], *extra: str) -> None:
-        self.port = _free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.log = cwd / "serve.log"
-        self._log_file = self.log.open("w")
-        self.process = subprocess.Popen([*HJ1321, "serve", "--port", str(self.port), *extra], cwd=cwd, env=env,
-                                        stdout=self._log_file, stderr=subprocess.STDOUT, text=True)
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                self._log_file.close()
-                raise AssertionError(f"serve exited: {self.log.read_text()}")
-            try:
-                if httpx.get(f"{self.base}/readyz", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                time.sleep(0.2)
-        self.stop()
-        raise AssertionError(f"serve did not become ready: {self.log.read_text()}")
-
-    def output(self) -> str:
-        return self.log.read_text()
-
-    def stop(self) -> None:
-        self.process.send_signal(signal.SIGINT)
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self._log_file.close()
-
-
 @pytest.fixture
 def workdir(tmp_path: Path) -> Iterator[Path]:
     yield tmp_path
@@ -119,7 +61,7 @@ def _post_sample(base: str, key: str, name: str, code: str | None = None) -> dic
 
 
 def test_serve_demo_on_the_embedded_default_and_register_an_enterprise_beside_it(workdir):
-    env = _env()
+    env = hj1321_env()
     server = Server(workdir, env, "--demo")
     try:
         output = server.output()
@@ -131,7 +73,7 @@ def test_serve_demo_on_the_embedded_default_and_register_an_enterprise_beside_it
         assert _post_sample(server.base, key, "movements.invalid.json")["rejected"] == 6
 
         # The command line shares the embedded server with the running service.
-        added = _run(["enterprise", "add", "--code", "91130203MA0CMDL1NE", "--name", "命令行企业",
+        added = run_hj1321(["enterprise", "add", "--code", "91130203MA0CMDL1NE", "--name", "命令行企业",
                       "--region", "130203", "--industry", "steel"], workdir, env)
         assert added.returncode == 0, added.stderr
         new_key = added.stdout.strip().splitlines()[-1]
@@ -139,17 +81,17 @@ def test_serve_demo_on_the_embedded_default_and_register_an_enterprise_beside_it
         answer = _post_sample(server.base, new_key, "movements.valid.json", code="91130203MA0CMDL1NE")
         assert answer["accepted"] == 2
 
-        revoked = _run(["enterprise", "key", "--code", "91130203MA0CMDL1NE", "--revoke"], workdir, env)
+        revoked = run_hj1321(["enterprise", "key", "--code", "91130203MA0CMDL1NE", "--revoke"], workdir, env)
         assert revoked.returncode == 0 and "revoked 1 key(s)" in revoked.stdout
         refused = httpx.post(f"{server.base}/api/v1/heartbeat", headers={"Authorization": f"Bearer {new_key}"},
                              json={"enterpriseCode": "91130203MA0CMDL1NE", "sentAt": "2026-11-20 08:00:00"})
         assert refused.status_code == 401
-        reissued = _run(["enterprise", "key", "--code", "91130203MA0CMDL1NE"], workdir, env)
+        reissued = run_hj1321(["enterprise", "key", "--code", "91130203MA0CMDL1NE"], workdir, env)
         assert reissued.stdout.strip().splitlines()[-1].startswith("hjg_")
 
-        staff = _run(["staff", "add", "--name", "王科长", "--role", "viewer", "--region", "1302"], workdir, env)
+        staff = run_hj1321(["staff", "add", "--name", "王科长", "--role", "viewer", "--region", "1302"], workdir, env)
         assert staff.returncode == 0 and staff.stdout.strip().splitlines()[-1].startswith("hjs_")
-        bad = _run(["enterprise", "add", "--code", "short", "--name", "x", "--region", "130203"], workdir, env)
+        bad = run_hj1321(["enterprise", "add", "--code", "short", "--name", "x", "--region", "130203"], workdir, env)
         assert bad.returncode == 2 and "unified social credit code" in bad.stderr
     finally:
         server.stop()
@@ -164,15 +106,15 @@ def test_serve_demo_on_the_embedded_default_and_register_an_enterprise_beside_it
 
 def test_database_url_points_at_an_external_server(tmp_path):
     external = start_embedded(tmp_path / "external")
-    env = _env(DATABASE_URL=external.replace("postgresql+asyncpg://", "postgresql://"))
+    env = hj1321_env(DATABASE_URL=external.replace("postgresql+asyncpg://", "postgresql://"))
     workdir = tmp_path / "work"
     workdir.mkdir()
 
-    refused = _run(["serve", "--port", str(_free_port())], workdir, env)
+    refused = run_hj1321(["serve", "--port", str(free_port())], workdir, env)
     assert refused.returncode == 2 and "hj1321 migrate" in refused.stderr
 
-    assert _run(["migrate"], workdir, env).returncode == 0
-    added = _run(["enterprise", "add", "--code", "91130203MA0EXAMPLE", "--name", "外部库企业",
+    assert run_hj1321(["migrate"], workdir, env).returncode == 0
+    added = run_hj1321(["enterprise", "add", "--code", "91130203MA0EXAMPLE", "--name", "外部库企业",
                   "--region", "130203"], workdir, env)
     key = added.stdout.strip().splitlines()[-1]
     server = Server(workdir, env)

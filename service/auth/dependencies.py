@@ -10,8 +10,10 @@ from service.db import SessionDep
 async def require_gateway(request: Request, session: SessionDep,
                           authorization: Annotated[str | None, Header()] = None) -> Gateway:
     settings = request.app.state.settings
-    return await authenticate_gateway(session, authorization=authorization, now=datetime.now(UTC),
-                                      last_seen_resolution_seconds=settings.last_seen_resolution_seconds)
+    gateway = await authenticate_gateway(session, authorization=authorization, now=datetime.now(UTC),
+                                         last_seen_resolution_seconds=settings.last_seen_resolution_seconds)
+    request.state.enterprise_code = gateway.enterprise_code  # for the access log and last-seen metric
+    return gateway
 
 
 async def require_staff(session: SessionDep, authorization: Annotated[str | None, Header()] = None) -> Staff:

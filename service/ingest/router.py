@@ -79,5 +79,6 @@ async def post_heartbeat(request: Request, session: SessionDep, gateway: Gateway
     now = datetime.now(UTC)
     skew = await enterprises.heartbeat(session, enterprise_id=gateway.enterprise_id,
                                        sent_at=heartbeat.sent_at, now=now)
+    request.state.clock_skew_seconds = skew
     return _json({"serverTime": now.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
                   "skewSeconds": skew})

@@ -6,6 +6,7 @@ the earlier version kept). Several versions of one key inside a batch are applie
 """
 
 import hashlib
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -40,9 +41,13 @@ class Candidate:
 
 @dataclass
 class BatchOutcome:
+    kind: str
     results: list[dict[str, Any]]
-    counts: dict[str, int] = field(default_factory=dict)
+    counts: Counter[str] = field(default_factory=Counter)
     late: int = 0
+    reupload: int = 0
+    error_codes: Counter[str] = field(default_factory=Counter)
+    new_photo_bytes: int = 0
 
     def answer(self) -> dict[str, Any]:
         return {"received": len(self.results), "accepted": self.counts.get(ACCEPTED, 0),
@@ -106,18 +111,22 @@ async def ingest_batch(session: AsyncSession, *, kind: RecordKind, enterprise_id
         results[index] = {"index": index, kind.key_field: key if isinstance(key, str) else None,
                           "status": REJECTED, "errors": checked}
 
-    held = await store_and_find_held(session, enterprise_id=enterprise_id, bundle=photos,
-                                     referenced={sha for c in candidates for _, sha in c.photo_refs})
+    held, new_photo_bytes = await store_and_find_held(
+        session, enterprise_id=enterprise_id, bundle=photos,
+        referenced={sha for c in candidates for _, sha in c.photo_refs})
     for candidate in candidates:
         candidate.row["missing_photos"] = sorted({sha for _, sha in candidate.photo_refs if sha not in held})
     await _store(session, kind, enterprise_id, candidates, ctx, now)
 
-    outcome = BatchOutcome(results=results)
+    outcome = BatchOutcome(kind=kind.name, results=results, new_photo_bytes=new_photo_bytes)
     for candidate in candidates:
         results[candidate.index] = _result(kind, candidate, held)
+        if candidate.status in (ACCEPTED, UPDATED):
+            outcome.late += bool(candidate.row.get("late"))
+            outcome.reupload += bool(candidate.row.get("reupload"))
     for result in results:
-        outcome.counts[result["status"]] = outcome.counts.get(result["status"], 0) + 1
-        outcome.late += bool(result.get("late"))
+        outcome.counts[result["status"]] += 1
+        outcome.error_codes.update(error["code"] for error in result.get("errors", ()))
     return outcome
 
 

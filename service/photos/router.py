@@ -35,5 +35,7 @@ async def upload_photo(sha256: str, request: Request, session: SessionDep, gatew
     data = await read_body(request, settings.max_photo_bytes)
     new = await put_photo(session, enterprise_id=gateway.enterprise_id, sha256=sha256, data=data,
                           max_bytes=settings.max_photo_bytes)
+    if new:
+        request.state.photo_bytes = len(data)
     body = orjson.dumps({"sha256": sha256, "size": len(data), "stored": new})
     return Response(body, status_code=201 if new else 200, media_type="application/json")

@@ -55,8 +55,8 @@ class PhotoBundle:
 
 
 async def store_and_find_held(session: AsyncSession, *, enterprise_id: int, bundle: PhotoBundle,
-                              referenced: set[str]) -> set[str]:
-    """Store the batch's inline photos and return which of the referenced hashes are held."""
+                              referenced: set[str]) -> tuple[set[str], int]:
+    """Store the batch's inline photos; returns which referenced hashes are held, and the bytes stored."""
     photos = [(sha256, content_type, data) for sha256, (content_type, data) in sorted(bundle.inline.items())]
     new = await repository.insert_new(session, enterprise_id=enterprise_id, photos=photos)
     await repository.resolve_waiting_records(session, new)
@@ -67,7 +67,7 @@ async def store_and_find_held(session: AsyncSession, *, enterprise_id: int, bund
         # Wait for any upload of these photos in flight, then look again (see repository._LOCK_SHARED).
         await repository.lock_shared(session, missing)
         found |= await repository.held(session, missing)
-    return found | bundle.inline.keys()
+    return found | bundle.inline.keys(), sum(len(bundle.inline[sha256][1]) for sha256 in new)
 
 
 async def put_photo(session: AsyncSession, *, enterprise_id: int, sha256: str, data: bytes,

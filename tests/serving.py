@@ -1,0 +1,68 @@
+"""Running the hj1321 command as a user does: separate processes on a free local port."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+HJ1321 = [sys.executable, "-m", "service.cli"]
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def run_hj1321(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(HJ1321 + args, cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+
+
+def hj1321_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "HJ1321_DATABASE_URL")}
+    env["PYTHONPATH"] = str(PROJECT)
+    env.update(extra)
+    return env
+
+
+class Server:
+    """`hj1321 serve` in a subprocess, waited for until /readyz answers, stopped with Ctrl-C."""
+
+    def __init__(self, cwd: Path, env: dict[str, str], *extra: str, scheme: str = "http",
+                 verify: str | bool = True) -> None:
+        self.port = free_port()
+        self.base = f"{scheme}://127.0.0.1:{self.port}"
+        self.log = cwd / "serve.log"
+        self._log_file = self.log.open("w")
+        self.process = subprocess.Popen([*HJ1321, "serve", "--port", str(self.port), *extra], cwd=cwd, env=env,
+                                        stdout=self._log_file, stderr=subprocess.STDOUT, text=True)
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                self._log_file.close()
+                raise AssertionError(f"serve exited: {self.log.read_text()}")
+            try:
+                if httpx.get(f"{self.base}/readyz", timeout=1, verify=verify).status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.2)
+        self.stop()
+        raise AssertionError(f"serve did not become ready: {self.log.read_text()}")
+
+    def output(self) -> str:
+        return self.log.read_text()
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGINT)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self._log_file.close()

@@ -1,0 +1,55 @@
+"""`hj1321 serve` options that only show on a real socket: TLS, and several worker processes."""
+
+import ssl
+
+import httpx
+import trustme
+
+from tests.factories import batch, movement
+from tests.serving import Server, hj1321_env
+
+
+async def test_serves_tls_with_the_given_certificate(tmp_path, database_url, plant):
+    authority = trustme.CA()
+    certificate = authority.issue_cert("127.0.0.1", "localhost")
+    cert_file, key_file, ca_file = tmp_path / "server.pem", tmp_path / "server.key", tmp_path / "ca.pem"
+    certificate.cert_chain_pems[0].write_to_path(str(cert_file))
+    certificate.private_key_pem.write_to_path(str(key_file))
+    authority.cert_pem.write_to_path(str(ca_file))
+    trusted = ssl.create_default_context(cafile=str(ca_file))
+
+    server = Server(tmp_path, hj1321_env(DATABASE_URL=database_url), "--ssl-certfile", str(cert_file),
+                    "--ssl-keyfile", str(key_file), scheme="https", verify=trusted)
+    try:
+        async with httpx.AsyncClient(verify=trusted) as client:
+            response = await client.post(f"{server.base}/api/v1/movements", json=batch(plant, movement()),
+                                         headers=plant.auth)
+        assert response.status_code == 200 and response.json()["accepted"] == 1
+        async with httpx.AsyncClient() as untrusting:  # the system store does not know the test authority
+            try:
+                await untrusting.get(f"{server.base}/healthz")
+                raise AssertionError("a certificate from an unknown authority was accepted")
+            except httpx.ConnectError:
+                pass
+    finally:
+        server.stop()
+
+
+async def test_metrics_are_summed_across_workers(tmp_path, database_url, plant):
+    server = Server(tmp_path, hj1321_env(DATABASE_URL=database_url, HJ1321_DATA_DIR=str(tmp_path / "var")),
+                    "--workers", "2")
+    try:
+        async with httpx.AsyncClient(base_url=server.base) as client:
+            for _ in range(30):  # new connections, so both workers take some
+                async with httpx.AsyncClient(base_url=server.base) as fresh:
+                    response = await fresh.post("/api/v1/movements", json=batch(plant, movement(), movement()),
+                                                headers=plant.auth)
+                    assert response.status_code == 200
+            text = (await client.get("/metrics")).text
+        accepted = next(line for line in text.splitlines()
+                        if line.startswith('hj1321_records_total{kind="movements",outcome="accepted"}'))
+        assert float(accepted.split()[-1]) == 60
+        # Both workers wrote samples of their own, so the 60 above really is a sum over processes.
+        assert len(list((tmp_path / "var" / "metrics").glob("counter_*.db"))) == 2
+    finally:
+        server.stop()
