@@ -1,5 +1,6 @@
 """The FastAPI application: routers, the error envelope, health, and the database engine's lifetime."""
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,12 +14,21 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from service import metrics
 from service.config import Settings, get_settings
 from service.db import create_engine, create_sessionmaker
-from service.errors import install_error_handlers
+from service.errors import ServiceUnavailable, install_error_handlers
 from service.ingest.router import router as ingest_router
 from service.observability import ObservabilityMiddleware
 from service.photos.router import router as photos_router
 
 logger = logging.getLogger("hj1321")
+
+
+async def database_answers(engine: AsyncEngine, timeout_seconds: float = 2.0) -> bool:
+    try:
+        async with asyncio.timeout(timeout_seconds), engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+        return True
+    except (SQLAlchemyError, OSError, TimeoutError):
+        return False
 
 
 async def seed_enterprise_gauges(engine: AsyncEngine) -> None:
@@ -71,16 +81,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"status": "ok"}
 
     @app.get("/metrics", tags=["operations"], response_class=Response)
-    async def prometheus_metrics() -> Response:
+    async def prometheus_metrics(request: Request) -> Response:
         """Prometheus metrics (text exposition format)."""
+        metrics.DATABASE_UP.set(1 if await database_answers(request.app.state.engine) else 0)
         body, content_type = metrics.exposition()
         return Response(body, media_type=content_type)
 
     @app.get("/readyz", tags=["operations"])
     async def readyz(request: Request) -> JSONResponse:
         """The database answers; 503 otherwise."""
-        async with request.app.state.engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
+        if not await database_answers(request.app.state.engine):
+            raise ServiceUnavailable("the database does not answer",
+                                     headers={"Retry-After": str(settings.retry_after_seconds)})
         return JSONResponse({"status": "ready"})
 
     return app

@@ -36,6 +36,8 @@ DB_POOL_IN_USE = Gauge("hj1321_db_pool_connections_in_use", "Database connection
                        multiprocess_mode="livesum")
 DB_POOL_WAIT = Histogram("hj1321_db_pool_wait_seconds", "Time a request waited for a database connection",
                          buckets=(0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0))
+DATABASE_UP = Gauge("hj1321_database_up", "1 when the database answered the last scrape's ping, else 0",
+                    multiprocess_mode="mostrecent")
 ENTERPRISE_LAST_SEEN = Gauge("hj1321_enterprise_last_seen_timestamp_seconds",
                              "Unix time of the enterprise gateway's last authenticated request",
                              ["enterprise"], multiprocess_mode="max")
@@ -72,7 +74,7 @@ def every_metric_name() -> set[str]:
     """Names of the series the service exports (counters with _total, histograms with their suffixes)."""
     names = set()
     for metric in (HTTP_REQUESTS, HTTP_DURATION, RECORDS, RECORD_ERRORS, BATCH_RECORDS, PHOTO_BYTES,
-                   DB_POOL_IN_USE, DB_POOL_WAIT, ENTERPRISE_LAST_SEEN, ENTERPRISE_CLOCK_SKEW):
+                   DB_POOL_IN_USE, DB_POOL_WAIT, DATABASE_UP, ENTERPRISE_LAST_SEEN, ENTERPRISE_CLOCK_SKEW):
         for family in metric.describe():
             if family.type == "counter":
                 names.add(f"{family.name}_total")

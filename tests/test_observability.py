@@ -59,6 +59,7 @@ async def test_metrics_endpoint_needs_no_key_and_speaks_prometheus(client):
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/plain")
     assert "# TYPE hj1321_records_total counter" in response.text
     assert "hj1321_db_pool_connections_in_use" in response.text
+    assert "hj1321_database_up 1.0" in response.text
 
 
 def test_every_metric_name_lists_the_series():
