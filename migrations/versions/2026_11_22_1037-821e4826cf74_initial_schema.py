@@ -186,15 +186,14 @@ def upgrade() -> None:
     op.create_index('ix_nonroad_machinery_missing_photos', 'nonroad_machinery', ['missing_photos'], unique=False, postgresql_using='gin', postgresql_where=sa.text('cardinality(missing_photos) > 0'))
     op.create_table('photo',
     sa.Column('sha256', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('content_type', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('size_bytes', sa.Integer(), nullable=False),
-    sa.Column('data', sa.LargeBinary(), nullable=False),
+    sa.Column('content_type', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('size_bytes', sa.Integer(), nullable=True),
+    sa.Column('data', sa.LargeBinary(), nullable=True),
     sa.Column('enterprise_id', sa.Integer(), nullable=False),
-    sa.Column('received_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
+    sa.Column('received_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['enterprise_id'], ['enterprise.id'], name=op.f('fk_photo_enterprise_id_enterprise')),
     sa.PrimaryKeyConstraint('sha256', name=op.f('pk_photo'))
     )
-    op.create_index(op.f('ix_photo_enterprise_id'), 'photo', ['enterprise_id'], unique=False)
     op.create_table('clean_transport_volume_version',
     sa.Column('record_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('volume_date', sa.Date(), nullable=False),
@@ -335,7 +334,6 @@ def downgrade() -> None:
     op.drop_table('inplant_vehicle_version')
     op.drop_index(op.f('ix_clean_transport_volume_version_clean_transport_volume_id'), table_name='clean_transport_volume_version')
     op.drop_table('clean_transport_volume_version')
-    op.drop_index(op.f('ix_photo_enterprise_id'), table_name='photo')
     op.drop_table('photo')
     op.drop_index('ix_nonroad_machinery_missing_photos', table_name='nonroad_machinery', postgresql_using='gin', postgresql_where=sa.text('cardinality(missing_photos) > 0'))
     op.drop_table('nonroad_machinery')

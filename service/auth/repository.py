@@ -1,11 +1,34 @@
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import text, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.auth.models import GatewayKey, StaffToken
+from service.db import run_sql
 from service.enterprises.models import Enterprise
+
+# One round trip on every gateway request: find the key's enterprise and note that it was seen.
+# last_seen_at is written at most once per resolution window, so concurrent batches of one plant
+# rarely queue on the enterprise row.
+_GATEWAY_SEEN = text("""
+    WITH found AS (
+        SELECT e.id, e.code, e.last_seen_at FROM gateway_key AS g JOIN enterprise AS e ON e.id = g.enterprise_id
+        WHERE g.key_hash = :key_hash AND g.revoked_at IS NULL
+    ), touched AS (
+        UPDATE enterprise SET last_seen_at = :now FROM found
+        WHERE enterprise.id = found.id AND (found.last_seen_at IS NULL OR found.last_seen_at < :stale_before)
+    )
+    SELECT id, code FROM found
+""")
+
+
+async def gateway_seen(session: AsyncSession, *, key_hash: str, now: datetime,
+                       stale_before: datetime) -> tuple[int, str] | None:
+    """(enterprise id, code) of a valid gateway key, marking the enterprise seen; None for no such key."""
+    row = (await run_sql(session, _GATEWAY_SEEN,
+                         {"key_hash": key_hash, "now": now, "stale_before": stale_before})).first()
+    return None if row is None else (row[0], row[1])
 
 
 async def gateway_by_hash(session: AsyncSession, key_hash: str) -> Enterprise | None:

@@ -1,13 +1,12 @@
 """Who is calling: a gateway (one enterprise) or a member of bureau staff (a jurisdiction)."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.auth import repository
 from service.auth.secrets import GATEWAY_PREFIX, STAFF_PREFIX, hash_secret, new_secret
-from service.enterprises import repository as enterprises
 from service.errors import Forbidden, Unauthorized, Unprocessable
 
 ROLES = ("viewer", "admin")
@@ -41,12 +40,11 @@ async def authenticate_gateway(session: AsyncSession, *, authorization: str | No
     secret = bearer_secret(authorization)
     if secret.startswith(STAFF_PREFIX) and await repository.staff_by_hash(session, hash_secret(secret)):
         raise Forbidden("a staff token cannot call gateway endpoints", code="wrong_credential")
-    enterprise = await repository.gateway_by_hash(session, hash_secret(secret))
-    if enterprise is None or enterprise.id is None:
+    found = await repository.gateway_seen(session, key_hash=hash_secret(secret), now=now,
+                                          stale_before=now - timedelta(seconds=last_seen_resolution_seconds))
+    if found is None:
         raise Unauthorized("unknown or revoked key", code="invalid_key")
-    await enterprises.touch_last_seen(session, enterprise_id=enterprise.id, now=now,
-                                      resolution_seconds=last_seen_resolution_seconds)
-    return Gateway(enterprise_id=enterprise.id, enterprise_code=enterprise.code)
+    return Gateway(enterprise_id=found[0], enterprise_code=found[1])
 
 
 async def authenticate_staff(session: AsyncSession, *, authorization: str | None) -> Staff:

@@ -1,6 +1,6 @@
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import or_, update
+from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -16,18 +16,6 @@ async def add(session: AsyncSession, *, code: str, name: str, region_code: str, 
     session.add(enterprise)
     await session.flush()
     return enterprise
-
-
-async def touch_last_seen(session: AsyncSession, *, enterprise_id: int, now: datetime,
-                          resolution_seconds: int) -> None:
-    # Written at most once per resolution window, so concurrent batches of one plant rarely queue
-    # on the enterprise row.
-    statement = (update(Enterprise)
-                 .where(col(Enterprise.id) == enterprise_id,
-                        or_(col(Enterprise.last_seen_at).is_(None),
-                            col(Enterprise.last_seen_at) < now - timedelta(seconds=resolution_seconds)))
-                 .values(last_seen_at=now))
-    await session.exec(statement)
 
 
 async def record_heartbeat(session: AsyncSession, *, enterprise_id: int, now: datetime,

@@ -1,7 +1,8 @@
 """SQL for the record tables: one statement per batch and step, never one per record.
 
-Rows travel as one array per column through unnest(), so a 500-record batch is a single round trip
-and a single prepared statement whatever its size.
+Rows travel as one JSON document read by json_to_recordset(): a 500-record batch is a single
+parameter, encoded by orjson in C and parsed by PostgreSQL, which measured faster than binding one
+array per column. JSON numbers keep the digits the gateway sent, so tonnes land in numeric exactly.
 """
 
 from collections.abc import Sequence
@@ -11,9 +12,8 @@ from functools import cache
 from typing import Any
 
 import orjson
-from sqlalchemy import ARRAY, TextClause, text
+from sqlalchemy import ARRAY, LargeBinary, TextClause, text
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.db import run_sql
@@ -34,9 +34,6 @@ class CurrentRow:
 
 @dataclass(frozen=True)
 class _Statements:
-    columns: tuple[str, ...]
-    list_columns: frozenset[str]
-    json_columns: frozenset[str]
     insert: TextClause
     lock: TextClause
     archive: TextClause
@@ -51,25 +48,24 @@ def _q(name: str) -> str:
 def _statements(kind: RecordKind) -> _Statements:
     table, key = kind.table, _q(kind.key_column)
     data = [c for c in table.columns if c.name not in _META_COLUMNS]
-    columns = tuple(c.name for c in data)
-    # unnest() flattens multi-dimensional arrays, so list columns travel as comma-joined text.
-    list_columns = frozenset(c.name for c in data if isinstance(c.type, ARRAY))
-    json_columns = frozenset(c.name for c in data if isinstance(c.type, JSONB))
+    columns = [c.name for c in data]
 
-    def array_type(column: Any) -> str:
-        if column.name in list_columns:
+    def json_type(column: Any) -> str:
+        if isinstance(column.type, LargeBinary):
+            return "text"  # hex: JSON has no bytes
+        if isinstance(column.type, ARRAY):
             return "text[]"
-        return f"{column.type.compile(dialect=_DIALECT)}[]"
+        return str(column.type.compile(dialect=_DIALECT))
 
-    def value(name: str) -> str:
-        return f"string_to_array(u.{_q(name)}, ',')" if name in list_columns else f"u.{_q(name)}"
+    def value(column: Any) -> str:
+        return f"decode(u.{_q(column.name)}, 'hex')" if isinstance(column.type, LargeBinary) else f"u.{_q(column.name)}"
 
-    unnest = ", ".join(f"CAST(:{c.name} AS {array_type(c)})" for c in data)
+    record_type = ", ".join(f"{_q(c.name)} {json_type(c)}" for c in data)
     alias = ", ".join(_q(c) for c in columns)
     insert = text(f"""
         INSERT INTO {table.name} (enterprise_id, version, received_at, first_received_at, {alias})
-        SELECT :enterprise_id, 1, :now, :now, {", ".join(value(c) for c in columns)}
-        FROM unnest({unnest}) AS u({alias})
+        SELECT :enterprise_id, 1, :now, :now, {", ".join(value(c) for c in data)}
+        FROM json_to_recordset(CAST(:rows AS json)) AS u({record_type})
         ON CONFLICT (enterprise_id, {key}) DO NOTHING
         RETURNING {key}
     """)
@@ -87,32 +83,29 @@ def _statements(kind: RecordKind) -> _Statements:
     update = text(f"""
         UPDATE {table.name} AS cur
         SET version = cur.version + 1, received_at = :now,
-            {", ".join(f"{_q(c)} = {value(c)}" for c in columns)}
-        FROM unnest(CAST(:ids AS bigint[]), {unnest}) AS u(id, {alias})
+            {", ".join(f"{_q(c.name)} = {value(c)}" for c in data)}
+        FROM json_to_recordset(CAST(:rows AS json)) AS u(id bigint, {record_type})
         WHERE cur.id = u.id
         RETURNING cur.id, cur.version
     """)
-    return _Statements(columns, list_columns, json_columns, insert, lock, archive, update)
+    return _Statements(insert, lock, archive, update)
 
 
-def _column_params(statements: _Statements, rows: Sequence[dict[str, Any]]) -> dict[str, list[Any]]:
-    params: dict[str, list[Any]] = {}
-    for column in statements.columns:
-        values = [row[column] for row in rows]
-        if column in statements.list_columns:
-            values = [",".join(v) for v in values]
-        elif column in statements.json_columns:
-            values = [orjson.dumps(v).decode() for v in values]
-        params[column] = values
-    return params
+def _encode(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return value.hex()
+    raise TypeError(f"cannot store {type(value).__name__} as JSON")
+
+
+def _rows_json(rows: Sequence[dict[str, Any]]) -> str:
+    return orjson.dumps(rows, default=_encode).decode()
 
 
 async def insert_new(session: AsyncSession, kind: RecordKind, *, enterprise_id: int,
                      rows: Sequence[dict[str, Any]], now: datetime) -> set[str]:
     """Insert rows whose key is not stored yet, as version 1; returns the keys inserted."""
-    statements = _statements(kind)
-    params = {"enterprise_id": enterprise_id, "now": now, **_column_params(statements, rows)}
-    result = await run_sql(session, statements.insert, params)
+    params = {"enterprise_id": enterprise_id, "now": now, "rows": _rows_json(rows)}
+    result = await run_sql(session, _statements(kind).insert, params)
     return set(result.scalars().all())
 
 
@@ -130,7 +123,6 @@ async def archive(session: AsyncSession, kind: RecordKind, *, ids: Sequence[int]
 async def replace_current(session: AsyncSession, kind: RecordKind, *, ids: Sequence[int],
                           rows: Sequence[dict[str, Any]], now: datetime) -> dict[int, int]:
     """Make the rows the new current versions; returns id -> new version number."""
-    statements = _statements(kind)
-    params = {"ids": list(ids), "now": now, **_column_params(statements, rows)}
-    result = await run_sql(session, statements.update, params)
+    with_ids = [{**row, "id": row_id} for row_id, row in zip(ids, rows, strict=True)]
+    result = await run_sql(session, _statements(kind).update, {"now": now, "rows": _rows_json(with_ids)})
     return {row[0]: row[1] for row in result.all()}

@@ -1,8 +1,10 @@
 """The record rules JSON Schema cannot express: time windows, check digits, and completeness."""
 
 import calendar
+import operator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import cached_property
 
 from service.ingest.payloads import (
     BEIJING,
@@ -23,7 +25,7 @@ _VIN_WEIGHTS = (8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2)
 
 
 def vin_check_digit(vin: str) -> str:
-    total = sum(_VIN_VALUES[char] * weight for char, weight in zip(vin, _VIN_WEIGHTS, strict=True))
+    total = sum(map(operator.mul, map(_VIN_VALUES.__getitem__, vin), _VIN_WEIGHTS))
     remainder = total % 11
     return "X" if remainder == 10 else str(remainder)
 
@@ -51,11 +53,11 @@ class RuleContext:
     future_tolerance: timedelta
     retention_months: int
 
-    @property
+    @cached_property
     def today(self) -> date:
         return self.received_at.astimezone(BEIJING).date()
 
-    @property
+    @cached_property
     def retention_start(self) -> datetime:
         return months_before(self.received_at.astimezone(BEIJING), self.retention_months)
 

@@ -9,7 +9,6 @@ import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -21,7 +20,7 @@ from service.ingest import repository
 from service.ingest.kinds import RecordKind
 from service.ingest.payloads import ENTERPRISE_CODE_RE, issue, validate_record
 from service.ingest.rules import RuleContext
-from service.photos.service import PhotoBundle, store_and_find_held
+from service.photos.service import PhotoBundle, store_and_find_missing
 
 ACCEPTED, DUPLICATE, UPDATED, REJECTED = "accepted", "duplicate", "updated", "rejected"
 
@@ -63,8 +62,9 @@ def rule_context(settings: Settings, now: datetime) -> RuleContext:
 
 
 def _content_hash(row: dict[str, Any], excludes: frozenset[str]) -> bytes:
+    # Keys keep the model's field order, so the same content always serialises the same way.
     content = {k: v for k, v in row.items() if k not in excludes}
-    return hashlib.blake2b(orjson.dumps(content, option=orjson.OPT_SORT_KEYS), digest_size=16).digest()
+    return hashlib.blake2b(orjson.dumps(content), digest_size=16).digest()
 
 
 def _check(kind: RecordKind, index: int, raw: Any, ctx: RuleContext, photos: PhotoBundle,
@@ -74,7 +74,7 @@ def _check(kind: RecordKind, index: int, raw: Any, ctx: RuleContext, photos: Pho
     if isinstance(record, list):
         return record
     errors = kind.errors(record, ctx)
-    row = record.model_dump()
+    row = dict(record.__dict__)  # the validated fields, as model_dump() would give them, without its cost
     refs: list[tuple[str, str]] = []
     for item, column in kind.photo_fields:
         if row[column] is None:
@@ -88,9 +88,6 @@ def _check(kind: RecordKind, index: int, raw: Any, ctx: RuleContext, photos: Pho
         return errors
     # Hashed after inline photos became references, so a resend naming the photo by hash is a duplicate.
     content_hash = _content_hash(row, kind.hash_excludes)
-    for column, value in row.items():
-        if isinstance(value, float):  # tonnes: stored exactly as written, not as the nearest binary float
-            row[column] = Decimal(repr(value))
     warnings = kind.warnings(record)
     row.update(content_hash=content_hash, warnings=warnings, missing_fields=kind.missing(record))
     return Candidate(index=index, key=row[kind.key_column], row=row, photo_refs=refs, warnings=warnings)
@@ -111,16 +108,16 @@ async def ingest_batch(session: AsyncSession, *, kind: RecordKind, enterprise_id
         results[index] = {"index": index, kind.key_field: key if isinstance(key, str) else None,
                           "status": REJECTED, "errors": checked}
 
-    held, new_photo_bytes = await store_and_find_held(
+    missing, new_photo_bytes = await store_and_find_missing(
         session, enterprise_id=enterprise_id, bundle=photos,
         referenced={sha for c in candidates for _, sha in c.photo_refs})
     for candidate in candidates:
-        candidate.row["missing_photos"] = sorted({sha for _, sha in candidate.photo_refs if sha not in held})
+        candidate.row["missing_photos"] = sorted({sha for _, sha in candidate.photo_refs if sha in missing})
     await _store(session, kind, enterprise_id, candidates, ctx, now)
 
     outcome = BatchOutcome(kind=kind.name, results=results, new_photo_bytes=new_photo_bytes)
     for candidate in candidates:
-        results[candidate.index] = _result(kind, candidate, held)
+        results[candidate.index] = _result(kind, candidate, missing)
         if candidate.status in (ACCEPTED, UPDATED):
             outcome.late += bool(candidate.row.get("late"))
             outcome.reupload += bool(candidate.row.get("reupload"))
@@ -130,7 +127,7 @@ async def ingest_batch(session: AsyncSession, *, kind: RecordKind, enterprise_id
     return outcome
 
 
-def _result(kind: RecordKind, candidate: Candidate, held: set[str]) -> dict[str, Any]:
+def _result(kind: RecordKind, candidate: Candidate, missing: set[str]) -> dict[str, Any]:
     result: dict[str, Any] = {"index": candidate.index, kind.key_field: candidate.key,
                               "status": candidate.status, "version": candidate.version}
     if candidate.status == DUPLICATE:
@@ -139,7 +136,7 @@ def _result(kind: RecordKind, candidate: Candidate, held: set[str]) -> dict[str,
         result["late"] = candidate.row["late"]
     pending = [issue(item, "photo_pending", f"photo {sha[:12]}… has not been received yet; "
                                             f"PUT /api/v1/photos/{sha}")
-               for item, sha in candidate.photo_refs if sha not in held]
+               for item, sha in candidate.photo_refs if sha in missing]
     result["warnings"] = candidate.warnings + pending
     return result
 

@@ -1,16 +1,20 @@
 from datetime import datetime
 
-from sqlalchemy import DateTime, LargeBinary, func
+from sqlalchemy import DateTime, LargeBinary
 from sqlmodel import Field, SQLModel
 
 
 class Photo(SQLModel, table=True):
-    """A photo, addressed by the SHA-256 of its bytes (64 lowercase hex)."""
+    """A photo, addressed by the SHA-256 of its bytes (64 lowercase hex).
+
+    A row without data is a placeholder: a record names the photo but its bytes have not arrived.
+    The placeholder's row is where a record waiting for a photo and the photo's arrival meet, so
+    neither can miss the other (see repository.py).
+    """
 
     sha256: str = Field(primary_key=True)
-    content_type: str
-    size_bytes: int
-    data: bytes = Field(sa_type=LargeBinary)
-    enterprise_id: int = Field(foreign_key="enterprise.id", index=True)
-    received_at: datetime | None = Field(default=None, nullable=False, sa_type=DateTime(timezone=True),
-                                  sa_column_kwargs={"server_default": func.now()})
+    content_type: str | None = None
+    size_bytes: int | None = None
+    data: bytes | None = Field(default=None, sa_type=LargeBinary)
+    enterprise_id: int = Field(foreign_key="enterprise.id")  # the first to upload or name it
+    received_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))

@@ -1,4 +1,11 @@
-"""SQL for photos and for the records waiting on them."""
+"""SQL for photos and for the records waiting on them.
+
+A record naming a photo that has not arrived and the photo's arrival must not miss each other
+when they commit side by side. They meet on the photo's row: the record side inserts a
+placeholder row (or share-locks an existing one), the arrival side fills it with ON CONFLICT DO
+UPDATE, so whichever comes second waits for the first to commit and then sees its work. Row locks,
+unlike advisory locks, cost no shared lock-table slots however many photos a batch names.
+"""
 
 from collections.abc import Iterable, Sequence
 
@@ -10,21 +17,29 @@ from service.db import run_sql
 # Tables whose rows name photos and keep the ones not yet received in missing_photos.
 RECORD_TABLES = ("movement", "inplant_vehicle", "nonroad_machinery")
 
-_INSERT = text("""
-    INSERT INTO photo (sha256, content_type, size_bytes, data, enterprise_id)
-    SELECT h, t, s, d, :enterprise_id
+_STORE = text("""
+    INSERT INTO photo (sha256, content_type, size_bytes, data, enterprise_id, received_at)
+    SELECT h, t, s, d, :enterprise_id, now()
     FROM unnest(CAST(:sha256 AS text[]), CAST(:content_type AS text[]), CAST(:size AS integer[]),
                 CAST(:data AS bytea[])) AS u(h, t, s, d)
+    ON CONFLICT (sha256) DO UPDATE
+        SET content_type = EXCLUDED.content_type, size_bytes = EXCLUDED.size_bytes, data = EXCLUDED.data,
+            received_at = EXCLUDED.received_at
+        WHERE photo.data IS NULL
+    RETURNING sha256
+""")
+_HELD = text("SELECT sha256 FROM photo WHERE sha256 = ANY(CAST(:sha256 AS text[])) AND data IS NOT NULL")
+_PLACEHOLD = text("""
+    INSERT INTO photo (sha256, enterprise_id)
+    SELECT h, :enterprise_id FROM unnest(CAST(:sha256 AS text[])) AS h ORDER BY h
     ON CONFLICT (sha256) DO NOTHING
     RETURNING sha256
 """)
-_HELD = text("SELECT sha256 FROM photo WHERE sha256 = ANY(CAST(:sha256 AS text[]))")
-# Advisory locks keyed by photo hash order "record notes a photo as missing" against "photo arrives
-# and clears the notes", so a record committed beside its photo's upload is never left waiting.
-_LOCK_SHARED = text("SELECT pg_advisory_xact_lock_shared(hashtextextended(h, 0)) "
-                    "FROM unnest(CAST(:sha256 AS text[])) AS h ORDER BY h")
-_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(h, 0)) "
-             "FROM unnest(CAST(:sha256 AS text[])) AS h ORDER BY h")
+# FOR SHARE waits for an arrival filling the row right now, then reads the filled version.
+_STILL_MISSING = text("""
+    SELECT sha256 FROM photo WHERE sha256 = ANY(CAST(:sha256 AS text[])) AND data IS NULL
+    ORDER BY sha256 FOR SHARE
+""")
 _RESOLVE = {
     table: text(f"""
         UPDATE {table}
@@ -36,12 +51,12 @@ _RESOLVE = {
 }
 
 
-async def insert_new(session: AsyncSession, *, enterprise_id: int,
-                     photos: Sequence[tuple[str, str, bytes]]) -> set[str]:
-    """Insert (sha256, content_type, bytes) photos not held yet; returns the hashes inserted now."""
+async def store(session: AsyncSession, *, enterprise_id: int,
+                photos: Sequence[tuple[str, str, bytes]]) -> set[str]:
+    """Store (sha256, content_type, bytes) photos not held yet; returns the hashes stored now."""
     if not photos:
         return set()
-    result = await run_sql(session, _INSERT, {
+    result = await run_sql(session, _STORE, {
         "enterprise_id": enterprise_id,
         "sha256": [p[0] for p in photos],
         "content_type": [p[1] for p in photos],
@@ -51,23 +66,28 @@ async def insert_new(session: AsyncSession, *, enterprise_id: int,
     return set(result.scalars().all())
 
 
-async def held(session: AsyncSession, sha256s: Iterable[str]) -> set[str]:
-    hashes = sorted(set(sha256s))
-    if not hashes:
-        return set()
-    result = await run_sql(session, _HELD, {"sha256": hashes})
-    return set(result.scalars().all())
-
-
-async def lock_shared(session: AsyncSession, sha256s: Iterable[str]) -> None:
-    await run_sql(session, _LOCK_SHARED, {"sha256": sorted(set(sha256s))})
-
-
 async def resolve_waiting_records(session: AsyncSession, sha256s: Iterable[str]) -> None:
-    """Take the new photos off every record waiting for them (locks first, see _LOCK_SHARED)."""
+    """Take newly stored photos off every record waiting for them."""
     hashes = sorted(set(sha256s))
     if not hashes:
         return
-    await run_sql(session, _LOCK, {"sha256": hashes})
     for statement in _RESOLVE.values():
         await run_sql(session, statement, {"sha256": hashes})
+
+
+async def missing(session: AsyncSession, *, enterprise_id: int, sha256s: Iterable[str]) -> set[str]:
+    """Which of these photos have not arrived; those are held as placeholders until they do."""
+    wanted = sorted(set(sha256s))
+    if not wanted:
+        return set()
+    held = set((await run_sql(session, _HELD, {"sha256": wanted})).scalars().all())
+    absent = [sha256 for sha256 in wanted if sha256 not in held]
+    if not absent:
+        return set()
+    # Placeholders this transaction created are missing for sure: an arrival waits for our commit.
+    created = set((await run_sql(session, _PLACEHOLD, {"enterprise_id": enterprise_id, "sha256": absent}))
+                  .scalars().all())
+    existing = [sha256 for sha256 in absent if sha256 not in created]
+    if not existing:
+        return created
+    return created | set((await run_sql(session, _STILL_MISSING, {"sha256": existing})).scalars().all())

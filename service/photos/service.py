@@ -54,20 +54,15 @@ class PhotoBundle:
         return sha256, []
 
 
-async def store_and_find_held(session: AsyncSession, *, enterprise_id: int, bundle: PhotoBundle,
-                              referenced: set[str]) -> tuple[set[str], int]:
-    """Store the batch's inline photos; returns which referenced hashes are held, and the bytes stored."""
+async def store_and_find_missing(session: AsyncSession, *, enterprise_id: int, bundle: PhotoBundle,
+                                 referenced: set[str]) -> tuple[set[str], int]:
+    """Store the batch's inline photos; returns which referenced photos are missing, and the bytes stored."""
     photos = [(sha256, content_type, data) for sha256, (content_type, data) in sorted(bundle.inline.items())]
-    new = await repository.insert_new(session, enterprise_id=enterprise_id, photos=photos)
+    new = await repository.store(session, enterprise_id=enterprise_id, photos=photos)
     await repository.resolve_waiting_records(session, new)
-    wanted = referenced - bundle.inline.keys()
-    found = await repository.held(session, wanted)
-    missing = wanted - found
-    if missing:
-        # Wait for any upload of these photos in flight, then look again (see repository._LOCK_SHARED).
-        await repository.lock_shared(session, missing)
-        found |= await repository.held(session, missing)
-    return found | bundle.inline.keys(), sum(len(bundle.inline[sha256][1]) for sha256 in new)
+    missing = await repository.missing(session, enterprise_id=enterprise_id,
+                                       sha256s=referenced - bundle.inline.keys())
+    return missing, sum(len(bundle.inline[sha256][1]) for sha256 in new)
 
 
 async def put_photo(session: AsyncSession, *, enterprise_id: int, sha256: str, data: bytes,
@@ -82,7 +77,6 @@ async def put_photo(session: AsyncSession, *, enterprise_id: int, sha256: str, d
     if actual != sha256:
         raise Unprocessable("the photo's SHA-256 does not match the path", code="hash_mismatch",
                             detail={"expected": sha256, "actual": actual})
-    new = await repository.insert_new(session, enterprise_id=enterprise_id,
-                                      photos=[(sha256, content_type, data)])
+    new = await repository.store(session, enterprise_id=enterprise_id, photos=[(sha256, content_type, data)])
     await repository.resolve_waiting_records(session, new)
     return bool(new)

@@ -1,0 +1,279 @@
+"""Throughput benchmark: the service over real HTTP against raw PostgreSQL, on the same machine, in one run.
+
+    python -m loadtests.throughput [--records 200000] [--clients 8] [--workers 1] [--rate 200]
+
+1. Starts a fresh embedded PostgreSQL and migrates it.
+2. Raw: the same rows go straight into PostgreSQL with asyncpg, as 500-row batched upserts
+   (INSERT ... SELECT FROM unnest ... ON CONFLICT DO NOTHING) from as many concurrent connections.
+3. Service: `hj1321 serve` in its own process; the same number of records posted as 500-record
+   batches by concurrent HTTP clients.
+4. Single records: one-record posts at a fixed rate (open loop), latency percentiles.
+Prints records/s for both, their ratio, and the latencies. Bounded in count and time; loopback only.
+"""
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import orjson
+
+from loadtests.generator import RecordGenerator
+from loadtests.provision import enterprise_code
+from service.embedded_db import start_embedded
+from service.migrate import upgrade_to_head
+
+PROJECT = Path(__file__).resolve().parent.parent
+BATCH = 500
+
+RAW_COLUMNS = ["record_id", "gate_no", "barrier_no", "direction", "pass_time", "pass_date", "pass_photo",
+               "plate_no", "plate_color", "vehicle_type", "vin", "register_date", "vehicle_model",
+               "engine_model", "engine_maker", "engine_no", "fuel_type", "emission_standard", "use_nature",
+               "network_status", "list_photo", "goods_name", "goods_amount", "fleet_name", "seq", "reupload",
+               "late", "content_hash", "warnings", "missing_fields", "missing_photos"]
+RAW_TYPES = ["text", "text", "text", "text", "timestamptz", "date", "text", "text", "text", "text", "text", "date",
+             "text", "text", "text", "text", "text", "text", "text", "text", "text", "text", "numeric", "text",
+             "bigint", "boolean", "boolean", "bytea", "jsonb", "text", "text"]
+RAW_SQL = f"""
+    INSERT INTO movement (enterprise_id, version, received_at, first_received_at, {", ".join(RAW_COLUMNS)})
+    SELECT $1, 1, now(), now(), {", ".join(
+        f"string_to_array(c{i}, ',')" if name in ("missing_fields", "missing_photos") else f"c{i}"
+        for i, name in enumerate(RAW_COLUMNS))}
+    FROM unnest({", ".join(f"${i + 2}::{t}[]" for i, t in enumerate(RAW_TYPES))})
+         AS u({", ".join(f"c{i}" for i in range(len(RAW_COLUMNS)))})
+    ON CONFLICT (enterprise_id, record_id) DO NOTHING
+"""
+
+
+def plain_dsn(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://")
+
+
+async def register(dsn: str, count: int) -> list[tuple[int, str, str]]:
+    """(id, code, key) of new enterprises, through the service's own code."""
+    from service.config import Settings
+    from service.db import create_engine, create_sessionmaker
+    from service.enterprises.service import add_enterprise
+
+    engine = create_engine(Settings(database_url=dsn))
+    out = []
+    async with create_sessionmaker(engine)() as session:
+        for number in range(count):
+            enterprise, key = await add_enterprise(session, code=enterprise_code(__import__("random").Random()),
+                                                   name=f"基准企业{number}", region_code="130203", industry="steel")
+            out.append((enterprise.id, enterprise.code, key))
+        await session.commit()
+    await engine.dispose()
+    return out
+
+
+def raw_columns(records: list[dict[str, Any]]) -> list[list[Any]]:
+    """The rows as the service would store them, one list per column (prepared before timing)."""
+    from datetime import datetime, timedelta, timezone
+
+    beijing = timezone(timedelta(hours=8))
+    columns: list[list[Any]] = [[] for _ in RAW_COLUMNS]
+    for r in records:
+        moment = datetime.strptime(r["passTime"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=beijing)
+        values = [r["recordId"], r["gateNo"], r["barrierNo"], r["direction"], moment, moment.date(), r["passPhoto"],
+                  r["plateNo"], r["plateColor"], r["vehicleType"], r["vin"],
+                  datetime.strptime(r["registerDate"], "%Y-%m-%d").date(), r["vehicleModel"], r["engineModel"],
+                  r["engineMaker"], r["engineNo"], r["fuelType"], r["emissionStandard"], r["useNature"],
+                  r["networkStatus"], r["listPhoto"], r["goodsName"], Decimal(repr(r["goodsAmount"])),
+                  r["fleetName"], r["seq"], False, False, os.urandom(16), "[]", "", ""]
+        for column, value in zip(columns, values, strict=True):
+            column.append(value)
+    return columns
+
+
+async def run_raw(dsn: str, jobs: list[tuple[int, list[list[Any]]]], clients: int) -> float:
+    pool = await asyncpg.create_pool(plain_dsn(dsn), min_size=clients, max_size=clients)
+    queue: asyncio.Queue[tuple[int, list[list[Any]]]] = asyncio.Queue()
+    for job in jobs:
+        queue.put_nowait(job)
+
+    async def worker() -> None:
+        async with pool.acquire() as connection:
+            statement = await connection.prepare(RAW_SQL)
+            while not queue.empty():
+                enterprise_id, columns = queue.get_nowait()
+                async with connection.transaction():
+                    await statement.fetch(enterprise_id, *columns)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(clients)))
+    elapsed = time.perf_counter() - started
+    await pool.close()
+    return elapsed
+
+
+async def run_service(base: str, jobs: list[tuple[str, bytes]], clients: int) -> float:
+    queue: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
+    for job in jobs:
+        queue.put_nowait(job)
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=120) as client:
+        async def worker() -> None:
+            while not queue.empty():
+                key, body = queue.get_nowait()
+                response = await client.post("/api/v1/movements", content=body, headers={
+                    "Authorization": f"Bearer {key}", "Content-Type": "application/json"})
+                answer = response.json()
+                if response.status_code != 200 or answer["accepted"] != BATCH:
+                    raise SystemExit(f"unexpected answer {response.status_code}: {response.text[:300]}")
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(clients)))
+        return time.perf_counter() - started
+
+
+async def run_single_records(base: str, enterprises: list[tuple[int, str, str]], rate: int,
+                             seconds: int) -> list[float]:
+    generators = [(RecordGenerator(seed=1000 + i, enterprise_code=code), key)
+                  for i, (_, code, key) in enumerate(enterprises)]
+    latencies: list[float] = []
+    failures = 0
+    async with httpx.AsyncClient(base_url=base, timeout=10,
+                                 limits=httpx.Limits(max_connections=100)) as client:
+        async def one(generator: RecordGenerator, key: str) -> None:
+            nonlocal failures
+            body = orjson.dumps(generator.batch(1))
+            started = time.perf_counter()
+            response = await client.post("/api/v1/movements", content=body, headers={
+                "Authorization": f"Bearer {key}", "Content-Type": "application/json"})
+            latencies.append(time.perf_counter() - started)
+            failures += response.status_code != 200
+
+        tasks = []
+        start = time.perf_counter()
+        for n in range(rate * seconds):
+            # Open loop: requests leave on schedule whether or not earlier ones have come back.
+            delay = start + n / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            generator, key = generators[n % len(generators)]
+            tasks.append(asyncio.create_task(one(generator, key)))
+        await asyncio.gather(*tasks)
+    if failures:
+        raise SystemExit(f"{failures} single-record posts failed")
+    return latencies
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p * len(ordered)))]
+
+
+def start_service(dsn: str, workdir: Path, workers: int) -> tuple[subprocess.Popen[bytes], str]:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "DATABASE_URL": plain_dsn(dsn), "PYTHONPATH": str(PROJECT),
+           "HJ1321_DATA_DIR": str(workdir / "var"), "HJ1321_DB_POOL_SIZE": "10"}
+    log = (workdir / "serve.log").open("wb")
+    process = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", "--port", str(port),
+                                "--workers", str(workers)], env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            if httpx.get(f"{base}/readyz").status_code == 200:
+                return process, base
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise SystemExit("the service did not start; see serve.log")
+
+
+async def hold_photos(dsn: str, hashes: list[str]) -> None:
+    """Store the photos the records name, as a gateway that uploads photos before records would have."""
+    connection = await asyncpg.connect(plain_dsn(dsn))
+    enterprise_id = await connection.fetchval("SELECT min(id) FROM enterprise")
+    await connection.execute(
+        "INSERT INTO photo (sha256, content_type, size_bytes, data, enterprise_id, received_at) "
+        "SELECT h, 'image/jpeg', 4, '\\xffd8ffe0'::bytea, $2, now() FROM unnest($1::text[]) AS h "
+        "ON CONFLICT DO NOTHING", hashes, enterprise_id)
+    await connection.close()
+
+
+async def truncate(dsn: str) -> None:
+    connection = await asyncpg.connect(plain_dsn(dsn))
+    await connection.execute("TRUNCATE movement, movement_version")
+    await connection.execute("VACUUM ANALYZE movement")
+    await connection.close()
+
+
+async def main_async(args: argparse.Namespace, workdir: Path, dsn: str) -> None:
+    enterprises = await register(dsn, args.enterprises)
+    per_enterprise = args.records // len(enterprises) // BATCH * BATCH
+    total = per_enterprise * len(enterprises)
+    print(f"{total} records, {len(enterprises)} enterprises, batches of {BATCH}, {args.clients} concurrent clients, "
+          f"service workers: {args.workers}, cores: {os.cpu_count()}")
+
+    bodies: list[tuple[str, bytes]] = []
+    raw_jobs: list[tuple[int, list[list[Any]]]] = []
+    photo_hashes: list[str] = []
+    for index, (enterprise_id, code, key) in enumerate(enterprises):
+        generator = RecordGenerator(seed=index, enterprise_code=code)
+        for _ in range(per_enterprise // BATCH):
+            body = generator.batch(BATCH)
+            bodies.append((key, orjson.dumps(body)))
+            photo_hashes += [r[item][len("sha256:"):] for r in body["records"] for item in ("passPhoto", "listPhoto")]
+            raw_jobs.append((enterprise_id, raw_columns(body["records"])))
+
+    if not args.photos_missing:
+        await hold_photos(dsn, photo_hashes)
+    print("photos named by the records: " + ("not uploaded (every record waits for two)" if args.photos_missing
+                                             else "uploaded beforehand"))
+
+    raw_seconds = await run_raw(dsn, raw_jobs, args.clients)
+    raw_rate = total / raw_seconds
+    print(f"raw PostgreSQL batched upsert: {raw_rate:>9,.0f} rows/s    ({raw_seconds:.1f} s)")
+    await truncate(dsn)
+
+    process, base = start_service(dsn, workdir, args.workers)
+    try:
+        service_seconds = await run_service(base, bodies, args.clients)
+        service_rate = total / service_seconds
+        print(f"service over HTTP:             {service_rate:>9,.0f} records/s ({service_seconds:.1f} s)")
+        print(f"ratio service / raw:           {service_rate / raw_rate:>9.2f}   (target >= 0.5; "
+              f"and >= 10,000 records/s)")
+        latencies = await run_single_records(base, enterprises, args.rate, args.seconds)
+        print(f"single-record posts at {args.rate}/s for {args.seconds} s ({len(latencies)} requests): "
+              f"p50 {percentile(latencies, 0.5) * 1000:.1f} ms, p95 {percentile(latencies, 0.95) * 1000:.1f} ms, "
+              f"p99 {percentile(latencies, 0.99) * 1000:.1f} ms, mean {statistics.mean(latencies) * 1000:.1f} ms "
+              f"(target p99 < 50 ms)")
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--records", type=int, default=200_000)
+    parser.add_argument("--enterprises", type=int, default=8)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--rate", type=int, default=200, help="single-record posts per second")
+    parser.add_argument("--seconds", type=int, default=15, help="how long to post single records")
+    parser.add_argument("--photos-missing", action="store_true",
+                        help="do not upload the photos first: every record then waits for its photos")
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="hj1321-bench-"))
+    dsn = start_embedded(workdir / "db")
+    upgrade_to_head(dsn)  # alembic runs its own event loop, so before ours starts
+    asyncio.run(main_async(args, workdir, dsn))
+
+
+if __name__ == "__main__":
+    main()
