@@ -1,5 +1,6 @@
 """Photos: content-addressed uploads, inline photos in records, and records waiting for photos."""
 
+import asyncio
 import base64
 
 from tests.conftest import scalar
@@ -120,3 +121,33 @@ async def test_inline_photo_in_a_batch_completes_earlier_records_waiting_for_it(
     carrier = movement(passPhoto="data:image/png;base64," + base64.b64encode(data).decode())
     await client.post("/api/v1/movements", json=batch(plant, carrier), headers=plant.auth)
     assert await scalar(engine, "SELECT complete FROM movement WHERE record_id = :r", r=waiting["recordId"]) is True
+
+
+async def test_a_photo_arriving_beside_its_record_is_never_missed(client, engine, plant):
+    # The record's transaction and the upload's commit side by side, in both orders, many times.
+    records = []
+    for _ in range(25):
+        data = png_bytes()
+        record = movement(passPhoto=f"sha256:{sha256_hex(data)}", listPhoto=f"sha256:{sha256_hex(data)}")
+        records.append(record)
+        answers = await asyncio.gather(
+            client.post("/api/v1/movements", json=batch(plant, record), headers=plant.auth),
+            put(client, plant, data))
+        assert [a.status_code for a in answers] == [200, 201]
+    waiting = await scalar(engine, "SELECT count(*) FROM movement WHERE enterprise_id = :e "
+                                   "AND cardinality(missing_photos) > 0", e=plant.id)
+    assert waiting == 0
+
+
+async def test_a_named_photo_is_a_placeholder_until_its_bytes_arrive(client, engine, plant):
+    data = png_bytes()
+    first = movement(passPhoto=f"sha256:{sha256_hex(data)}")
+    second = movement(listPhoto=f"sha256:{sha256_hex(data)}")
+    for record in (first, second):
+        answer = (await client.post("/api/v1/movements", json=batch(plant, record), headers=plant.auth)).json()
+        assert "photo_pending" in [w["code"] for w in answer["results"][0]["warnings"]]
+    assert await scalar(engine, "SELECT data IS NULL FROM photo WHERE sha256 = :h", h=sha256_hex(data)) is True
+    stored = await put(client, plant, data)
+    assert stored.status_code == 201 and stored.json()["stored"] is True
+    assert await scalar(engine, "SELECT count(*) FROM movement WHERE enterprise_id = :e "
+                                "AND :h = ANY(missing_photos)", e=plant.id, h=sha256_hex(data)) == 0
