@@ -206,11 +206,20 @@ async def hold_photos(dsn: str, hashes: list[str]) -> None:
     await connection.close()
 
 
+async def settle(dsn: str) -> None:
+    """Let PostgreSQL finish the write burst (vacuum, checkpoint), so the next phase measures itself."""
+    connection = await asyncpg.connect(plain_dsn(dsn))
+    await connection.execute("VACUUM ANALYZE movement")
+    await connection.execute("VACUUM ANALYZE photo")
+    await connection.execute("CHECKPOINT")
+    await connection.close()
+
+
 async def truncate(dsn: str) -> None:
     connection = await asyncpg.connect(plain_dsn(dsn))
     await connection.execute("TRUNCATE movement, movement_version")
-    await connection.execute("VACUUM ANALYZE movement")
     await connection.close()
+    await settle(dsn)
 
 
 async def main_async(args: argparse.Namespace, workdir: Path, dsn: str) -> None:
@@ -248,6 +257,7 @@ async def main_async(args: argparse.Namespace, workdir: Path, dsn: str) -> None:
         print(f"service over HTTP:             {service_rate:>9,.0f} records/s ({service_seconds:.1f} s)")
         print(f"ratio service / raw:           {service_rate / raw_rate:>9.2f}   (target >= 0.5; "
               f"and >= 10,000 records/s)")
+        await settle(dsn)
         latencies = await run_single_records(base, enterprises, args.rate, args.seconds)
         print(f"single-record posts at {args.rate}/s for {args.seconds} s ({len(latencies)} requests): "
               f"p50 {percentile(latencies, 0.5) * 1000:.1f} ms, p95 {percentile(latencies, 0.95) * 1000:.1f} ms, "

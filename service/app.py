@@ -1,6 +1,7 @@
 """The FastAPI application: routers, the error envelope, health, and the database engine's lifetime."""
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,6 +21,15 @@ from service.observability import ObservabilityMiddleware
 from service.photos.router import router as photos_router
 
 logger = logging.getLogger("hj1321")
+
+
+def tune_garbage_collector() -> None:
+    """A batch allocates a few objects per record; with the default thresholds the collector ran
+    every few records and rescanned every long-lived object, about a quarter of the CPU of a
+    500-record batch (measured). Freeze what startup built and collect young objects less often."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 50, 50)
 
 
 async def database_answers(engine: AsyncEngine, timeout_seconds: float = 2.0) -> bool:
@@ -58,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
         await seed_enterprise_gauges(engine)
+        tune_garbage_collector()
         try:
             yield
         finally:
