@@ -19,6 +19,7 @@ from service.errors import ServiceUnavailable, install_error_handlers
 from service.ingest.router import router as ingest_router
 from service.observability import ObservabilityMiddleware
 from service.photos.router import router as photos_router
+from service.queries.router import router as queries_router
 
 logger = logging.getLogger("hj1321")
 
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(ObservabilityMiddleware)  # added last: outermost, sees every final status
     app.include_router(ingest_router)
     app.include_router(photos_router)
+    app.include_router(queries_router)
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:

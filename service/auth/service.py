@@ -23,7 +23,10 @@ class Staff:
     id: int
     name: str
     role: str
-    region_prefix: str
+    region_prefix: str  # 行政区划代码 prefix; empty for the whole country
+
+    def sees(self, region_code: str) -> bool:
+        return region_code.startswith(self.region_prefix)
 
 
 def bearer_secret(authorization: str | None) -> str:

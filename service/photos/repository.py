@@ -91,3 +91,15 @@ async def missing(session: AsyncSession, *, enterprise_id: int, sha256s: Iterabl
     if not existing:
         return created
     return created | set((await run_sql(session, _STILL_MISSING, {"sha256": existing})).scalars().all())
+
+
+_GET = text("""
+    SELECT p.content_type, p.data, e.region_code FROM photo AS p JOIN enterprise AS e ON e.id = p.enterprise_id
+    WHERE p.sha256 = :sha256 AND p.data IS NOT NULL
+""")
+
+
+async def get(session: AsyncSession, sha256: str) -> tuple[str, bytes, str] | None:
+    """(content type, bytes, region code of the enterprise that sent it) of a received photo."""
+    row = (await run_sql(session, _GET, {"sha256": sha256})).first()
+    return None if row is None else (row[0], row[1], row[2])

@@ -6,19 +6,20 @@ import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from service.auth.dependencies import GatewayDep
+from service.auth.dependencies import GatewayDep, StaffDep
 from service.body import media_type, read_body
 from service.db import SessionDep
-from service.errors import Unprocessable, UnsupportedMediaType
+from service.errors import NotFound, Unprocessable, UnsupportedMediaType
+from service.photos import repository
 from service.photos.service import put_photo
 
-router = APIRouter(prefix="/api/v1", tags=["gateway"])
+router = APIRouter(prefix="/api/v1")
 
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 _ACCEPTED_TYPES = ("image/jpeg", "image/png", "application/octet-stream")
 
 
-@router.put("/photos/{sha256}", status_code=201,
+@router.put("/photos/{sha256}", status_code=201, tags=["gateway"],
             responses={200: {"description": "already held"}, 201: {"description": "stored"}},
             openapi_extra={"requestBody": {"required": True, "content": {
                 t: {"schema": {"type": "string", "format": "binary"}} for t in _ACCEPTED_TYPES}}})
@@ -39,3 +40,15 @@ async def upload_photo(sha256: str, request: Request, session: SessionDep, gatew
         request.state.photo_bytes = len(data)
     body = orjson.dumps({"sha256": sha256, "size": len(data), "stored": new})
     return Response(body, status_code=201 if new else 200, media_type="application/json")
+
+
+@router.get("/photos/{sha256}", tags=["bureau"], response_class=Response,
+            responses={200: {"content": {"image/jpeg": {}, "image/png": {}}}})
+async def get_photo(sha256: str, session: SessionDep, staff: StaffDep) -> Response:
+    """The bytes of a photo sent by an enterprise in the caller's jurisdiction."""
+    found = await repository.get(session, sha256) if SHA256_RE.match(sha256) else None
+    if found is None or not staff.sees(found[2]):
+        raise NotFound("no such photo", code="unknown_photo")
+    content_type, data, _ = found
+    # Content-addressed: the bytes under this name can never change.
+    return Response(data, media_type=content_type, headers={"Cache-Control": "private, max-age=31536000, immutable"})

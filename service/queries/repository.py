@@ -1,0 +1,64 @@
+"""SQL for what bureau staff read: enterprises, movements and their versions, the ledgers."""
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import tuple_
+from sqlmodel import SQLModel, col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from service.enterprises.models import Enterprise
+from service.ingest.models import Movement, MovementVersion
+
+
+async def enterprise_by_code(session: AsyncSession, code: str) -> Enterprise | None:
+    return (await session.exec(select(Enterprise).where(Enterprise.code == code))).first()
+
+
+async def enterprises_in(session: AsyncSession, region_prefix: str) -> Sequence[Enterprise]:
+    statement = (select(Enterprise).where(col(Enterprise.region_code).startswith(region_prefix))
+                 .order_by(col(Enterprise.code)))
+    return (await session.exec(statement)).all()
+
+
+async def movements_page(session: AsyncSession, *, region_prefix: str, enterprise_id: int | None,
+                         plate_no: str | None, start: datetime | None, end: datetime | None,
+                         direction: str | None, emission_standard: str | None, late: bool | None,
+                         after: tuple[datetime, int] | None, limit: int) -> Sequence[tuple[Movement, str]]:
+    """Newest pass first; `after` is the (pass_time, id) of the last row of the previous page."""
+    statement = select(Movement, Enterprise.code).join(Enterprise, col(Enterprise.id) == col(Movement.enterprise_id))
+    if enterprise_id is not None:
+        statement = statement.where(col(Movement.enterprise_id) == enterprise_id)
+    else:
+        statement = statement.where(col(Enterprise.region_code).startswith(region_prefix))
+    for column, value in ((Movement.plate_no, plate_no), (Movement.direction, direction),
+                          (Movement.emission_standard, emission_standard), (Movement.late, late)):
+        if value is not None:
+            statement = statement.where(col(column) == value)
+    if start is not None:
+        statement = statement.where(col(Movement.pass_time) >= start)
+    if end is not None:
+        statement = statement.where(col(Movement.pass_time) < end)
+    if after is not None:
+        # Keyset, not OFFSET: rows inserted meanwhile (a 补传 backfill, say) never shift a page.
+        statement = statement.where(tuple_(col(Movement.pass_time), col(Movement.id)) < tuple_(*after))
+    statement = statement.order_by(col(Movement.pass_time).desc(), col(Movement.id).desc()).limit(limit)
+    return (await session.exec(statement)).all()  # type: ignore[return-value]
+
+
+async def movement(session: AsyncSession, movement_id: int) -> tuple[Movement, Enterprise] | None:
+    statement = (select(Movement, Enterprise).join(Enterprise, col(Enterprise.id) == col(Movement.enterprise_id))
+                 .where(col(Movement.id) == movement_id))
+    return (await session.exec(statement)).first()  # type: ignore[return-value]
+
+
+async def earlier_versions(session: AsyncSession, movement_id: int) -> Sequence[MovementVersion]:
+    statement = (select(MovementVersion).where(col(MovementVersion.movement_id) == movement_id)
+                 .order_by(col(MovementVersion.version)))
+    return (await session.exec(statement)).all()
+
+
+async def ledger(session: AsyncSession, table: type[SQLModel], enterprise_ids: Sequence[int]) -> Sequence[SQLModel]:
+    statement = (select(table).where(col(table.enterprise_id).in_(enterprise_ids))  # type: ignore[attr-defined]
+                 .order_by(col(table.enterprise_id), col(table.env_reg_code)))  # type: ignore[attr-defined]
+    return (await session.exec(statement)).all()

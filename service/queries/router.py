@@ -1,0 +1,64 @@
+"""Bureau read endpoints (staff token): enterprises, movements, versions, ledgers."""
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from service.auth.dependencies import StaffDep
+from service.db import SessionDep
+from service.ingest.kinds import INPLANT_VEHICLES, NONROAD_MACHINERY
+from service.queries import service
+from service.queries.service import MovementFilters
+
+router = APIRouter(prefix="/api/v1", tags=["bureau"])
+
+
+@router.get("/enterprises")
+async def list_enterprises(session: SessionDep, staff: StaffDep) -> dict[str, Any]:
+    """Enterprises in the caller's jurisdiction, with when their gateways were last heard from."""
+    return await service.list_enterprises(session, staff)
+
+
+@router.get("/movements")
+async def list_movements(
+    session: SessionDep, staff: StaffDep,
+    enterprise_code: Annotated[str | None, Query(alias="enterpriseCode")] = None,
+    plate_no: Annotated[str | None, Query(alias="plateNo")] = None,
+    from_date: Annotated[date | None, Query(alias="from", description="first Beijing day")] = None,
+    to_date: Annotated[date | None, Query(alias="to", description="last Beijing day, inclusive")] = None,
+    direction: Annotated[str | None, Query(pattern="^[12]$")] = None,
+    emission_standard: Annotated[str | None, Query(alias="emissionStandard", pattern="^[0-6DX]$")] = None,
+    late: bool | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    """Movement records, newest pass first, one page at a time (pass nextCursor back as cursor)."""
+    filters = MovementFilters(enterprise_code=enterprise_code, plate_no=plate_no, from_date=from_date,
+                              to_date=to_date, direction=direction, emission_standard=emission_standard,
+                              late=late, limit=limit, cursor=cursor)
+    return await service.list_movements(session, staff, filters)
+
+
+@router.get("/movements/{movement_id}/versions")
+async def movement_versions(movement_id: int, session: SessionDep, staff: StaffDep) -> dict[str, Any]:
+    """Every stored version of one movement record, oldest first, each with its receipt time."""
+    return await service.movement_versions(session, staff, movement_id)
+
+
+@router.get("/inplant-vehicles")
+async def inplant_vehicles(
+    session: SessionDep, staff: StaffDep,
+    enterprise_code: Annotated[str | None, Query(alias="enterpriseCode")] = None,
+) -> dict[str, Any]:
+    """The current in-plant vehicle ledger (厂内运输车辆台账) of the enterprises in the jurisdiction."""
+    return await service.ledger_entries(session, staff, INPLANT_VEHICLES, enterprise_code)
+
+
+@router.get("/nonroad-machinery")
+async def nonroad_machinery(
+    session: SessionDep, staff: StaffDep,
+    enterprise_code: Annotated[str | None, Query(alias="enterpriseCode")] = None,
+) -> dict[str, Any]:
+    """The current non-road machinery ledger (非道路移动机械台账) of the enterprises in the jurisdiction."""
+    return await service.ledger_entries(session, staff, NONROAD_MACHINERY, enterprise_code)

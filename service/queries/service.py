@@ -1,0 +1,135 @@
+"""What bureau staff read, always within their jurisdiction (行政区划代码 prefix)."""
+
+import base64
+import binascii
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+import orjson
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from service.auth.service import Staff
+from service.enterprises.models import Enterprise
+from service.errors import Forbidden, NotFound, Unprocessable
+from service.ingest.kinds import MOVEMENTS, RecordKind
+from service.ingest.payloads import BEIJING, issue
+from service.queries import repository
+
+
+async def enterprise_in_jurisdiction(session: AsyncSession, staff: Staff, code: str) -> Enterprise:
+    enterprise = await repository.enterprise_by_code(session, code)
+    if enterprise is None:
+        raise NotFound(f"no enterprise {code}", code="unknown_enterprise")
+    if not staff.sees(enterprise.region_code):
+        raise Forbidden(f"enterprise {code} is outside your jurisdiction", code="outside_jurisdiction")
+    return enterprise
+
+
+async def list_enterprises(session: AsyncSession, staff: Staff) -> dict[str, Any]:
+    enterprises = await repository.enterprises_in(session, staff.region_prefix)
+    return {"items": [{"code": e.code, "name": e.name, "regionCode": e.region_code, "industry": e.industry,
+                       "lastSeenAt": _json_value(e.last_seen_at)} for e in enterprises]}
+
+
+@dataclass(frozen=True)
+class MovementFilters:
+    enterprise_code: str | None = None
+    plate_no: str | None = None
+    from_date: date | None = None
+    to_date: date | None = None
+    direction: str | None = None
+    emission_standard: str | None = None
+    late: bool | None = None
+    limit: int = 100
+    cursor: str | None = None
+
+
+async def list_movements(session: AsyncSession, staff: Staff, filters: MovementFilters) -> dict[str, Any]:
+    enterprise_id = None
+    if filters.enterprise_code is not None:
+        enterprise_id = (await enterprise_in_jurisdiction(session, staff, filters.enterprise_code)).id
+    rows = await repository.movements_page(
+        session, region_prefix=staff.region_prefix, enterprise_id=enterprise_id, plate_no=filters.plate_no,
+        start=_day_start(filters.from_date), end=_day_start(filters.to_date, next_day=True),
+        direction=filters.direction, emission_standard=filters.emission_standard, late=filters.late,
+        after=decode_cursor(filters.cursor) if filters.cursor else None, limit=filters.limit + 1)
+    page = rows[:filters.limit]
+    next_cursor = None
+    if len(rows) > filters.limit:
+        last = page[-1][0]
+        assert last.id is not None
+        next_cursor = encode_cursor(last.pass_time, last.id)
+    return {"items": [record_item(MOVEMENTS, row, code) for row, code in page], "nextCursor": next_cursor}
+
+
+async def movement_versions(session: AsyncSession, staff: Staff, movement_id: int) -> dict[str, Any]:
+    found = await repository.movement(session, movement_id)
+    if found is None or not staff.sees(found[1].region_code):
+        # Outside the jurisdiction a record is as good as absent: its id says nothing about it.
+        raise NotFound(f"no movement {movement_id}", code="unknown_record")
+    current, enterprise = found
+    earlier = await repository.earlier_versions(session, movement_id)
+    items = [record_item(MOVEMENTS, row, enterprise.code) for row in [*earlier, current]]
+    for item in items:
+        item["id"] = movement_id
+    return {"items": items}
+
+
+async def ledger_entries(session: AsyncSession, staff: Staff, kind: RecordKind,
+                         enterprise_code: str | None) -> dict[str, Any]:
+    if enterprise_code is not None:
+        enterprises = [await enterprise_in_jurisdiction(session, staff, enterprise_code)]
+    else:
+        enterprises = list(await repository.enterprises_in(session, staff.region_prefix))
+    codes = {e.id: e.code for e in enterprises}
+    rows = await repository.ledger(session, kind.table_model, [e.id for e in enterprises if e.id is not None])
+    return {"items": [record_item(kind, row, codes[row.enterprise_id]) for row in rows]}
+
+
+def record_item(kind: RecordKind, row: Any, enterprise_code: str) -> dict[str, Any]:
+    """A stored record as the bureau reads it: the items under their JSON keys, then what we know of it.
+
+    `row` is a current or an earlier version of any record kind; they share these columns.
+    """
+    item: dict[str, Any] = {"id": row.id, "enterpriseCode": enterprise_code}
+    for name, field in kind.model.model_fields.items():
+        item[field.alias or name] = _json_value(getattr(row, name))
+    photo_items = {getattr(row, column): key for key, column in kind.photo_fields}
+    pending = [issue(photo_items.get(f"sha256:{sha}", ""), "photo_pending",
+                     f"photo {sha[:12]}… has not been received yet") for sha in row.missing_photos]
+    item.update(receivedAt=_json_value(row.received_at), firstReceivedAt=_json_value(row.first_received_at),
+                version=row.version, warnings=[*row.warnings, *pending], missingItems=row.missing_fields,
+                complete=not (row.missing_fields or row.missing_photos or row.warnings))
+    if kind.reports_late:
+        item["late"] = row.late
+    return item
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(BEIJING).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
+
+
+def _day_start(day: date | None, *, next_day: bool = False) -> datetime | None:
+    if day is None:
+        return None
+    return datetime.combine(day + timedelta(days=1 if next_day else 0), time(), tzinfo=BEIJING)
+
+
+def encode_cursor(pass_time: datetime, movement_id: int) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps([pass_time.isoformat(), movement_id])).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        moment, movement_id = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        return datetime.fromisoformat(moment), int(movement_id)
+    except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError):
+        raise Unprocessable("cursor is not one this service gave out", code="invalid_cursor") from None
