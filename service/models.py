@@ -16,11 +16,25 @@ from service.ingest.models import (
     NonroadMachineryVersion,
 )
 from service.photos.models import Photo
+from service.stats.models import Manifest, MovementDayStat, StatDirty
 
 metadata = SQLModel.metadata
 
 __all__ = [
-    "CleanTransportVolume", "CleanTransportVolumeVersion", "Enterprise", "GatewayKey", "InplantVehicle",
-    "InplantVehicleVersion", "Movement", "MovementVersion", "NonroadMachinery", "NonroadMachineryVersion",
-    "Photo", "StaffToken", "metadata",
+    "CleanTransportVolume",
+    "CleanTransportVolumeVersion",
+    "Enterprise",
+    "GatewayKey",
+    "InplantVehicle",
+    "InplantVehicleVersion",
+    "Manifest",
+    "Movement",
+    "MovementDayStat",
+    "MovementVersion",
+    "NonroadMachinery",
+    "NonroadMachineryVersion",
+    "Photo",
+    "StaffToken",
+    "StatDirty",
+    "metadata",
 ]

@@ -63,6 +63,7 @@ class RecordKind:
     # Columns computed from the row and the first receipt time (again when a correction arrives).
     derive: Callable[[dict[str, Any], datetime, rules.RuleContext], None] = _nothing_derived
     reports_late: bool = False
+    day_column: str | None = None  # the Beijing day a record counts on, for the day statistics
     hash_excludes: frozenset[str] = field(default_factory=frozenset)
 
     @property
@@ -79,7 +80,7 @@ MOVEMENTS = RecordKind(
     table_model=Movement, version_model=MovementVersion, version_fk="movement_id",
     photo_fields=(("passPhoto", "pass_photo"), ("listPhoto", "list_photo"), ("licensePhoto", "license_photo")),
     errors=rules.movement_errors, missing=rules.movement_missing, warnings=rules.movement_warnings,
-    derive=_movement_derived, reports_late=True,
+    derive=_movement_derived, reports_late=True, day_column="pass_date",
     # A 补传 resend of the same pass is the same record: the flag alone does not make a new version.
     hash_excludes=frozenset({"reupload"}),
 )

@@ -83,6 +83,7 @@ class Movement(RecordMeta, MovementData, table=True):
     __table_args__ = (
         UniqueConstraint("enterprise_id", "record_id"),
         Index("ix_movement_enterprise_id_pass_time", "enterprise_id", "pass_time"),
+        Index("ix_movement_enterprise_id_pass_date", "enterprise_id", "pass_date"),
         _pending_photo_index("movement"),
     )
 

@@ -7,7 +7,7 @@ array per column. JSON numbers keep the digits the gateway sent, so tonnes land 
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from functools import cache
 from typing import Any
 
@@ -30,6 +30,7 @@ class CurrentRow:
     content_hash: bytes
     version: int
     first_received_at: datetime
+    day: date | None  # the kind's day column, before the update
 
 
 @dataclass(frozen=True)
@@ -70,8 +71,9 @@ def _statements(kind: RecordKind) -> _Statements:
         RETURNING {key}
     """)
     # Sorted, so two batches touching the same keys lock them in the same order and cannot deadlock.
+    day = _q(kind.day_column) if kind.day_column else "NULL::date"
     lock = text(f"""
-        SELECT id, {key}, content_hash, version, first_received_at FROM {table.name}
+        SELECT id, {key}, content_hash, version, first_received_at, {day} FROM {table.name}
         WHERE enterprise_id = :enterprise_id AND {key} = ANY(CAST(:keys AS text[]))
         ORDER BY {key} FOR UPDATE
     """)
@@ -112,7 +114,7 @@ async def insert_new(session: AsyncSession, kind: RecordKind, *, enterprise_id: 
 async def lock_current(session: AsyncSession, kind: RecordKind, *, enterprise_id: int,
                        keys: Sequence[str]) -> dict[str, CurrentRow]:
     result = await run_sql(session, _statements(kind).lock, {"enterprise_id": enterprise_id, "keys": sorted(keys)})
-    return {row[1]: CurrentRow(row[0], row[2], row[3], row[4]) for row in result.all()}
+    return {row[1]: CurrentRow(row[0], row[2], row[3], row[4], row[5]) for row in result.all()}
 
 
 async def archive(session: AsyncSession, kind: RecordKind, *, ids: Sequence[int]) -> None:

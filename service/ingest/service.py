@@ -8,7 +8,7 @@ the earlier version kept). Several versions of one key inside a batch are applie
 import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -21,6 +21,7 @@ from service.ingest.kinds import RecordKind
 from service.ingest.payloads import ENTERPRISE_CODE_RE, issue, validate_record
 from service.ingest.rules import RuleContext
 from service.photos.service import PhotoBundle, store_and_find_missing
+from service.stats import repository as stats
 
 ACCEPTED, DUPLICATE, UPDATED, REJECTED = "accepted", "duplicate", "updated", "rejected"
 
@@ -36,6 +37,7 @@ class Candidate:
     warnings: list[dict[str, str]]
     status: str = ""
     version: int = 0
+    previous_day: date | None = None  # where an updated record counted before
 
 
 @dataclass
@@ -114,6 +116,8 @@ async def ingest_batch(session: AsyncSession, *, kind: RecordKind, enterprise_id
     for candidate in candidates:
         candidate.row["missing_photos"] = sorted({sha for _, sha in candidate.photo_refs if sha in missing})
     await _store(session, kind, enterprise_id, candidates, ctx, now)
+    if kind.day_column:
+        await stats.mark_dirty(session, _changed_days(kind.day_column, enterprise_id, candidates), now)
 
     outcome = BatchOutcome(kind=kind.name, results=results, new_photo_bytes=new_photo_bytes)
     for candidate in candidates:
@@ -125,6 +129,17 @@ async def ingest_batch(session: AsyncSession, *, kind: RecordKind, enterprise_id
         outcome.counts[result["status"]] += 1
         outcome.error_codes.update(error["code"] for error in result.get("errors", ()))
     return outcome
+
+
+def _changed_days(day_column: str, enterprise_id: int, candidates: list[Candidate]) -> set[tuple[int, date]]:
+    """The days whose figures a batch changed, and the day before each: its entries pair with exits here."""
+    days: set[date] = set()
+    for candidate in candidates:
+        if candidate.status in (ACCEPTED, UPDATED):
+            days.add(candidate.row[day_column])
+            if candidate.previous_day is not None:
+                days.add(candidate.previous_day)
+    return {(enterprise_id, day) for d in days for day in (d, d - timedelta(days=1))}
 
 
 def _result(kind: RecordKind, candidate: Candidate, missing: set[str]) -> dict[str, Any]:
@@ -186,6 +201,7 @@ async def _store_round(session: AsyncSession, kind: RecordKind, enterprise_id: i
             candidate.status, candidate.version = DUPLICATE, stored.version
         else:
             kind.derive(candidate.row, stored.first_received_at, ctx)
+            candidate.previous_day = stored.day
             changed.append((stored.id, candidate))
     if not changed:
         return

@@ -8,6 +8,7 @@ unlike advisory locks, cost no shared lock-table slots however many photos a bat
 """
 
 from collections.abc import Iterable, Sequence
+from datetime import date
 
 from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -46,6 +47,7 @@ _RESOLVE = {
         SET missing_photos = ARRAY(SELECT m FROM unnest(missing_photos) AS m
                                    WHERE m <> ALL(CAST(:sha256 AS text[])))
         WHERE cardinality(missing_photos) > 0 AND missing_photos && CAST(:sha256 AS text[])
+        RETURNING enterprise_id, {"pass_date" if table == "movement" else "NULL::date"}
     """)
     for table in RECORD_TABLES
 }
@@ -66,13 +68,17 @@ async def store(session: AsyncSession, *, enterprise_id: int,
     return set(result.scalars().all())
 
 
-async def resolve_waiting_records(session: AsyncSession, sha256s: Iterable[str]) -> None:
-    """Take newly stored photos off every record waiting for them."""
+async def resolve_waiting_records(session: AsyncSession, sha256s: Iterable[str]) -> set[tuple[int, date]]:
+    """Take newly stored photos off every record waiting for them; returns the movement days that changed."""
     hashes = sorted(set(sha256s))
+    days: set[tuple[int, date]] = set()
     if not hashes:
-        return
+        return days
     for statement in _RESOLVE.values():
-        await run_sql(session, statement, {"sha256": hashes})
+        for enterprise_id, day in (await run_sql(session, statement, {"sha256": hashes})).all():
+            if day is not None:
+                days.add((enterprise_id, day))
+    return days
 
 
 async def missing(session: AsyncSession, *, enterprise_id: int, sha256s: Iterable[str]) -> set[str]:

@@ -4,12 +4,14 @@ import base64
 import binascii
 import hashlib
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.errors import PayloadTooLarge, Unprocessable, UnsupportedMediaType
 from service.ingest.payloads import issue
 from service.photos import repository
+from service.stats import repository as stats
 
 JPEG_MAGIC = b"\xff\xd8\xff"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -59,7 +61,7 @@ async def store_and_find_missing(session: AsyncSession, *, enterprise_id: int, b
     """Store the batch's inline photos; returns which referenced photos are missing, and the bytes stored."""
     photos = [(sha256, content_type, data) for sha256, (content_type, data) in sorted(bundle.inline.items())]
     new = await repository.store(session, enterprise_id=enterprise_id, photos=photos)
-    await repository.resolve_waiting_records(session, new)
+    await _resolve(session, new)
     missing = await repository.missing(session, enterprise_id=enterprise_id,
                                        sha256s=referenced - bundle.inline.keys())
     return missing, sum(len(bundle.inline[sha256][1]) for sha256 in new)
@@ -78,5 +80,11 @@ async def put_photo(session: AsyncSession, *, enterprise_id: int, sha256: str, d
         raise Unprocessable("the photo's SHA-256 does not match the path", code="hash_mismatch",
                             detail={"expected": sha256, "actual": actual})
     new = await repository.store(session, enterprise_id=enterprise_id, photos=[(sha256, content_type, data)])
-    await repository.resolve_waiting_records(session, new)
+    await _resolve(session, new)
     return bool(new)
+
+
+async def _resolve(session: AsyncSession, new: set[str]) -> None:
+    """Records waiting for these photos are complete now: their days' figures change with them."""
+    days = await repository.resolve_waiting_records(session, new)
+    await stats.mark_dirty(session, days, datetime.now(UTC))

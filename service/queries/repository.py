@@ -2,6 +2,7 @@
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import tuple_
 from sqlmodel import SQLModel, col, select
@@ -58,7 +59,7 @@ async def earlier_versions(session: AsyncSession, movement_id: int) -> Sequence[
     return (await session.exec(statement)).all()
 
 
-async def ledger(session: AsyncSession, table: type[SQLModel], enterprise_ids: Sequence[int]) -> Sequence[SQLModel]:
+async def ledger(session: AsyncSession, table: type[SQLModel], enterprise_ids: Sequence[int]) -> Sequence[Any]:
     statement = (select(table).where(col(table.enterprise_id).in_(enterprise_ids))  # type: ignore[attr-defined]
                  .order_by(col(table.enterprise_id), col(table.env_reg_code)))  # type: ignore[attr-defined]
     return (await session.exec(statement)).all()
