@@ -50,7 +50,8 @@ ITEM_NAMES: dict[str, str] = {
     "productionDate": "生产日期", "owner": "所属人(单位)", "active": "在用状态", "machineryType": "机械种类",
     "pin": "产品识别码", "machineryModel": "机械型号", "machineNameplatePhoto": "整车(机)铭牌",
     "engineNameplatePhoto": "发动机铭牌", "envLabelPhoto": "机械环保信息标签", "date": "日期",
-    "mode": "运输方式", "tonnes": "运输量", "sentAt": "发送时间",
+    "mode": "运输方式", "tonnes": "运输量", "sentAt": "发送时间", "barriers": "道闸", "count": "过车数",
+    "recordIds": "记录流水号列表",
 }
 
 # What a pattern means, for the message when a value does not match it.
@@ -231,6 +232,21 @@ class CleanTransportVolumeIn(RecordIn):
     tonnes: Annotated[float, Field(ge=0, le=10_000_000)]
 
 
+class ManifestBarrierIn(RecordIn):
+    gate_no: GateNo
+    barrier_no: GateNo
+    count: Annotated[int, Field(ge=0, le=10_000_000)]
+    record_ids: Annotated[list[RecordId], Field(max_length=200_000)] = []
+
+
+class ManifestIn(RecordIn):
+    """对账单: what each barrier captured on one day, the denominator of the upload rate."""
+
+    enterprise_code: Annotated[str, StringConstraints(pattern=ENTERPRISE_CODE_PATTERN)]
+    manifest_date: Day = Field(alias="date")
+    barriers: Annotated[list[ManifestBarrierIn], Field(min_length=1, max_length=1000)]
+
+
 class HeartbeatIn(RecordIn):
     enterprise_code: Annotated[str, StringConstraints(pattern=ENTERPRISE_CODE_PATTERN)]
     sent_at: Time
@@ -241,8 +257,13 @@ M = TypeVar("M", bound=RecordIn)
 
 def issue(field: str, code: str, text: str) -> dict[str, str]:
     """One error or warning: the field, a stable code, and a message naming the Chinese item."""
-    item = ITEM_NAMES.get(field, "")
+    item = ITEM_NAMES.get(_item_key(field), "")
     return {"field": field, "code": code, "message": f"{item} {field} {text}".strip()}
+
+
+def _item_key(field: str) -> str:
+    """The item a (possibly nested) field path names: barriers.0.recordIds.3 -> recordIds."""
+    return next((part for part in reversed(field.split(".")) if not part.isdigit()), "")
 
 
 def _shown(value: Any) -> str:
@@ -255,15 +276,15 @@ _TYPE_NAMES = {"string_type": "a string", "int_type": "an integer", "float_type"
 
 
 def _translate(error: Any) -> dict[str, str]:
-    field = str(error["loc"][0]) if error["loc"] else ""
+    field = ".".join(str(part) for part in error["loc"])
     kind, ctx, value = error["type"], error.get("ctx") or {}, error.get("input")
     if kind == "missing":
         return issue(field, "required", "is required")
     if kind in _TYPE_NAMES:
         return issue(field, "invalid_type", f"must be {_TYPE_NAMES[kind]}; got {_shown(value)}")
     if kind == "string_pattern_mismatch":
-        if field in _FORMAT_HINTS:
-            hint = _FORMAT_HINTS[field]
+        if _item_key(field) in _FORMAT_HINTS:
+            hint = _FORMAT_HINTS[_item_key(field)]
         elif ctx.get("pattern") == PHOTO_PATTERN:
             hint = _PHOTO_HINT
         else:

@@ -1,0 +1,75 @@
+"""Statistics endpoints: the gateway's manifests and 补传 list, and the bureau's figures."""
+
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+
+from service.auth.dependencies import GatewayDep, StaffDep
+from service.body import read_json
+from service.db import SessionDep
+from service.enterprises.models import Enterprise
+from service.errors import Forbidden, Unprocessable
+from service.ingest.payloads import ManifestIn, validate_record
+from service.queries.repository import enterprise_by_code
+from service.queries.service import enterprise_in_jurisdiction
+from service.stats import service
+
+router = APIRouter(prefix="/api/v1")
+
+DateFrom = Annotated[date, Query(alias="from", description="first Beijing day")]
+DateTo = Annotated[date, Query(alias="to", description="last Beijing day, inclusive")]
+
+
+async def _own_enterprise(session: SessionDep, code: str) -> Enterprise:
+    enterprise = await enterprise_by_code(session, code)
+    assert enterprise is not None  # the gateway key was just checked against it
+    return enterprise
+
+
+@router.post("/manifests", tags=["gateway"])
+async def post_manifest(request: Request, session: SessionDep, gateway: GatewayDep) -> dict[str, Any]:
+    """Declare how many passes each barrier captured on a day (对账单); answers the day's missing list."""
+    body = await read_json(request, request.app.state.settings.max_body_bytes)
+    manifest = validate_record(ManifestIn, body)
+    if isinstance(manifest, list):
+        raise Unprocessable("the manifest is invalid", code="invalid_manifest", detail=manifest)
+    if manifest.enterprise_code != gateway.enterprise_code:
+        raise Forbidden("this key belongs to another enterprise", code="enterprise_mismatch")
+    barriers = [(b.gate_no, b.barrier_no, b.count, b.record_ids) for b in manifest.barriers]
+    return await service.save_manifest(session, enterprise=await _own_enterprise(session, gateway.enterprise_code),
+                                       day=manifest.manifest_date, barriers=barriers, now=datetime.now(UTC))
+
+
+@router.get("/missing", tags=["gateway"])
+async def own_missing(day: Annotated[date, Query(alias="date")], session: SessionDep,
+                      gateway: GatewayDep) -> dict[str, Any]:
+    """The calling enterprise's 补传 list for a day: manifest ids not received, and seq gaps."""
+    return await service.missing(session, enterprise=await _own_enterprise(session, gateway.enterprise_code),
+                                 day=day)
+
+
+@router.get("/enterprises/{code}/missing", tags=["bureau"])
+async def enterprise_missing(code: str, day: Annotated[date, Query(alias="date")], session: SessionDep,
+                             staff: StaffDep) -> dict[str, Any]:
+    """An enterprise's missing record ids and seq gaps for a day."""
+    enterprise = await enterprise_in_jurisdiction(session, staff, code)
+    return await service.missing(session, enterprise=enterprise, day=day)
+
+
+@router.get("/enterprises/{code}/completeness", tags=["bureau"])
+async def enterprise_completeness(code: str, start: DateFrom, end: DateTo, request: Request, session: SessionDep,
+                                  staff: StaffDep) -> dict[str, Any]:
+    """Upload completeness (statistics.md §2) per day and in total, each rate with its numerator and denominator."""
+    enterprise = await enterprise_in_jurisdiction(session, staff, code)
+    return await service.completeness(
+        session, enterprise=enterprise, start=start, end=end,
+        timeliness_window_seconds=request.app.state.settings.timeliness_window_seconds)
+
+
+@router.get("/enterprises/{code}/clean-transport", tags=["bureau"])
+async def enterprise_clean_transport(code: str, start: DateFrom, end: DateTo, session: SessionDep,
+                                     staff: StaffDep, policy: str = "ule-2024") -> dict[str, Any]:
+    """Clean transport (statistics.md §1) over the window, judged against a policy from schemas/policies/."""
+    enterprise = await enterprise_in_jurisdiction(session, staff, code)
+    return await service.clean_transport(session, enterprise=enterprise, start=start, end=end, policy_id=policy)
