@@ -20,6 +20,7 @@ from service.ingest.router import router as ingest_router
 from service.observability import ObservabilityMiddleware
 from service.photos.router import router as photos_router
 from service.queries.router import router as queries_router
+from service.reports.router import router as reports_router
 from service.stats.router import router as stats_router
 
 logger = logging.getLogger("hj1321")
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(photos_router)
     app.include_router(queries_router)
     app.include_router(stats_router)
+    app.include_router(reports_router)
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:

@@ -1,0 +1,191 @@
+"""统计日报, exports of movements for people (Chinese headers, codes with their labels), audit samples."""
+
+import asyncio
+import csv
+import io
+import os
+import secrets
+import tempfile
+from collections import defaultdict
+from collections.abc import AsyncIterator, Sequence
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+import xlsxwriter
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from service.auth.service import Staff
+from service.codes import (
+    DIRECTION,
+    EMISSION_STANDARD,
+    FUEL_TYPE,
+    NETWORK_STATUS,
+    PLATE_COLOR,
+    USE_NATURE,
+    VEHICLE_TYPE_PREFIX,
+    CodeTable,
+)
+from service.enterprises.models import Enterprise
+from service.errors import Forbidden, Unprocessable
+from service.ingest.kinds import MOVEMENTS
+from service.ingest.payloads import BEIJING, ITEM_NAMES
+from service.queries.repository import enterprises_in
+from service.queries.service import record_item
+from service.reports import repository
+from service.stats import repository as stats_repository
+from service.stats.service import check_window, completeness_by_enterprise, ratio
+
+_LABELS: dict[str, CodeTable] = {"direction": DIRECTION, "plateColor": PLATE_COLOR, "fuelType": FUEL_TYPE,
+                                 "emissionStandard": EMISSION_STANDARD, "useNature": USE_NATURE,
+                                 "networkStatus": NETWORK_STATUS}
+
+
+def window_bounds(start: date, end: date) -> tuple[datetime, datetime]:
+    check_window(start, end)
+    return (datetime.combine(start, time(), tzinfo=BEIJING),
+            datetime.combine(end + timedelta(days=1), time(), tzinfo=BEIJING))
+
+
+# ---- 统计日报 ------------------------------------------------------------------------------------
+
+async def daily_report(session: AsyncSession, *, staff: Staff, day: date, region_code: str | None) -> dict[str, Any]:
+    region = region_code if region_code is not None else staff.region_prefix
+    if not region.startswith(staff.region_prefix):
+        raise Forbidden(f"region {region} is not within your jurisdiction", code="outside_jurisdiction")
+    if region and not (region.isdigit() and len(region) in (2, 4, 6)):
+        raise Unprocessable("regionCode must be 2, 4 or 6 digits", code="invalid_region")
+    enterprises = list(await enterprises_in(session, region))
+    ids = [e.id for e in enterprises if e.id is not None]
+    counts = await completeness_by_enterprise(session, enterprise_ids=ids, start=day, end=day)
+    trips: dict[int, dict[str, Any]] = defaultdict(lambda: defaultdict(int))
+    for enterprise_id, direction, standard, heavy, records, tonnes in await stats_repository.trip_mix(
+            session, enterprise_ids=ids, start=day, end=day):
+        mine = trips[enterprise_id]
+        mine["in" if direction == "1" else "out"] += records
+        mine["tonnes"] += tonnes
+        if heavy:
+            mine["heavy"] += records
+            mine["heavyNev"] += records if standard == "D" else 0
+            mine["heavyVIOrNev"] += records if standard in ("6", "D") else 0
+    return {"date": day.isoformat(), "regionCode": region,
+            "rows": [_report_row(e, trips.get(e.id or 0, {}), counts[e.id or 0].get(day)) for e in enterprises]}
+
+
+def _report_row(enterprise: Enterprise, trips: dict[str, Any], counts: dict[str, Any] | None) -> dict[str, Any]:
+    received = counts["received"] if counts else 0
+    late = counts["late"] if counts else 0
+    expected = counts["expected"] if counts else None
+    return {
+        "enterpriseCode": enterprise.code, "name": enterprise.name, "regionCode": enterprise.region_code,
+        "industry": enterprise.industry,
+        "tripsIn": trips.get("in", 0), "tripsOut": trips.get("out", 0), "heavyTrips": trips.get("heavy", 0),
+        "heavyNevTripShare": ratio(trips.get("heavyNev", 0), trips.get("heavy", 0)),
+        "heavyChinaVIOrNevShare": ratio(trips.get("heavyVIOrNev", 0), trips.get("heavy", 0)),
+        "roadTonnes": float(trips.get("tonnes", 0)),
+        "uploadRate": ratio(received, expected),
+        "fieldCompletenessRate": ratio(counts["complete"] if counts else 0, received),
+        "timelinessRate": ratio(received - late, received),
+        "late": late,
+        "lastSeenAt": enterprise.last_seen_at.astimezone(BEIJING).isoformat() if enterprise.last_seen_at else None,
+    }
+
+
+# ---- exports ----------------------------------------------------------------------------------
+
+def export_columns() -> list[tuple[str, str, CodeTable | None]]:
+    """(Chinese header, column, code table for a label column) in the Appendix C order."""
+    columns: list[tuple[str, str, CodeTable | None]] = [("企业代码", "code", None)]
+    for name, field in MOVEMENTS.model.model_fields.items():
+        key = field.alias or name
+        columns.append((ITEM_NAMES[key], name, None))
+        if key in _LABELS:
+            columns.append((f"{ITEM_NAMES[key]}(说明)", name, _LABELS[key]))
+        if key == "vehicleType":
+            columns.append((f"{ITEM_NAMES[key]}(大类)", name, VEHICLE_TYPE_PREFIX))
+    columns += [("迟报", "late", None), ("版本", "version", None), ("接收时间", "received_at", None),
+                ("首次接收时间", "first_received_at", None), ("完整", "complete", None)]
+    return columns
+
+
+def _cell(row: Any, column: str, table: CodeTable | None) -> Any:
+    value = row[column]
+    if table is not None:
+        return table.label(value[0] if table is VEHICLE_TYPE_PREFIX and value else value) or ""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
+
+
+async def csv_export(engine: AsyncEngine, *, enterprise_ids: Sequence[int], start: date,
+                     end: date) -> AsyncIterator[bytes]:
+    columns = export_columns()
+    lower, upper = window_bounds(start, end)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow([header for header, _, _ in columns])
+    yield ("\ufeff" + buffer.getvalue()).encode()  # the BOM makes spreadsheet programs read UTF-8
+    async for partition in repository.export_rows(engine, enterprise_ids=enterprise_ids, start=lower, end=upper):
+        buffer.seek(0)
+        buffer.truncate()
+        for row in partition:
+            mapping = row._mapping
+            writer.writerow([_cell(mapping, column, table) for _, column, table in columns])
+        yield buffer.getvalue().encode()
+
+
+async def xlsx_export(engine: AsyncEngine, *, enterprise_ids: Sequence[int], start: date,
+                      end: date) -> AsyncIterator[bytes]:
+    """Rows go to a temporary file as they arrive (constant-memory mode), which is then streamed out."""
+    columns = export_columns()
+    lower, upper = window_bounds(start, end)
+    handle, path = tempfile.mkstemp(suffix=".xlsx")
+    os.close(handle)
+    try:
+        workbook = xlsxwriter.Workbook(path, {"constant_memory": True})
+        sheet = workbook.add_worksheet("进出厂运输车辆")
+        sheet.write_row(0, 0, [header for header, _, _ in columns])
+        line = 1
+        async for partition in repository.export_rows(engine, enterprise_ids=enterprise_ids, start=lower,
+                                                      end=upper):
+            for row in partition:
+                mapping = row._mapping
+                sheet.write_row(line, 0, [_cell(mapping, column, table) for _, column, table in columns])
+                line += 1
+        await asyncio.to_thread(workbook.close)  # zips the sheet: file work off the event loop
+        produced = await asyncio.to_thread(open, path, "rb")
+        try:
+            while chunk := await asyncio.to_thread(produced.read, 256 * 1024):
+                yield chunk
+        finally:
+            produced.close()
+    finally:
+        os.unlink(path)
+
+
+# ---- 核查 audit sample --------------------------------------------------------------------------
+
+async def audit_sample(session: AsyncSession, *, enterprise: Enterprise, start: date, end: date, n: int,
+                       seed: int | None) -> dict[str, Any]:
+    assert enterprise.id is not None
+    lower, upper = window_bounds(start, end)
+    seed = secrets.randbelow(2**31) if seed is None else seed
+    records = await repository.audit_sample(session, enterprise_id=enterprise.id, start=lower, end=upper, n=n,
+                                            seed=seed)
+    items = []
+    for record in records:
+        item = record_item(MOVEMENTS, record, enterprise.code)
+        item["photoLinks"] = {key: f"/api/v1/photos/{value[len('sha256:'):]}"
+                              for key, column in MOVEMENTS.photo_fields if (value := getattr(record, column))}
+        items.append(item)
+    return {"enterpriseCode": enterprise.code, "from": start.isoformat(), "to": end.isoformat(), "n": n,
+            "seed": seed, "items": items}
