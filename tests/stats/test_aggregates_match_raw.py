@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 from loadtests.generator import BEIJING, RecordGenerator
 from tests.conftest import register
 from tests.factories import png_bytes, sha256_hex
-from tests.stats.test_figures import staff_headers
+from tests.stats.conftest import staff_headers
 
 DAYS = [date(2026, 11, 1) + timedelta(days=n) for n in range(5)]
 PLATES = [f"冀B2{n:04d}" for n in range(12)]

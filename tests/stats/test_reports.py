@@ -6,10 +6,10 @@ import io
 import openpyxl
 
 from tests.conftest import register
-from tests.stats.test_figures import DAY, NEXT, plant, staff_headers  # noqa: F401  (plant is a fixture)
+from tests.stats.conftest import DAY, NEXT, staff_headers
 
 
-async def test_daily_report_rows_for_the_region(client, engine, plant):  # noqa: F811
+async def test_daily_report_rows_for_the_region(client, engine, plant):
     elsewhere = await register(engine, region_code="130402")
     report = (await client.get("/api/v1/reports/daily", params={"date": DAY, "regionCode": "130203"},
                                headers=await staff_headers(engine, "1302"))).json()
@@ -29,7 +29,7 @@ async def test_daily_report_rows_for_the_region(client, engine, plant):  # noqa:
     assert wider.status_code == 403
 
 
-async def test_csv_export_has_chinese_headers_and_labels(client, engine, plant):  # noqa: F811
+async def test_csv_export_has_chinese_headers_and_labels(client, engine, plant):
     response = await client.get("/api/v1/exports/movements", params={"enterpriseCode": plant.code, "from": DAY,
                                                                      "to": NEXT, "format": "csv"},
                                 headers=await staff_headers(engine))
@@ -39,11 +39,12 @@ async def test_csv_export_has_chinese_headers_and_labels(client, engine, plant):
     assert len(rows) == 7
     first = rows[0]
     assert first["记录流水号"] == "R1" and first["排放标准"] == "6" and first["排放标准(说明)"] == "国VI"
-    assert first["进出厂状态(说明)"] == "进厂" and first["车辆类型(大类)"] == "牵引车" and first["企业代码"] == plant.code
+    assert first["进出厂状态(说明)"] == "进厂" and first["车辆类型(大类)"] == "牵引车"
+    assert first["企业代码"] == plant.code
     assert first["进/出厂时间"] == f"{DAY} 08:00:00" and first["迟报"] == "是"
 
 
-async def test_xlsx_export_opens_as_a_workbook(client, engine, plant):  # noqa: F811
+async def test_xlsx_export_opens_as_a_workbook(client, engine, plant):
     response = await client.get("/api/v1/exports/movements", params={"enterpriseCode": plant.code, "from": DAY,
                                                                      "to": DAY, "format": "xlsx"},
                                 headers=await staff_headers(engine))
@@ -54,9 +55,10 @@ async def test_xlsx_export_opens_as_a_workbook(client, engine, plant):  # noqa: 
     assert {row[1] for row in rows[1:]} == {"R1", "R2", "R3", "R4", "R5", "R7"}
 
 
-async def test_exports_stay_in_the_jurisdiction(client, engine, plant):  # noqa: F811
-    response = await client.get("/api/v1/exports/movements", params={"enterpriseCode": plant.code, "from": DAY,
-                                                                     "to": DAY}, headers=await staff_headers(engine, "11"))
+async def test_exports_stay_in_the_jurisdiction(client, engine, plant):
+    outsider = await staff_headers(engine, "11")
+    response = await client.get("/api/v1/exports/movements",
+                                params={"enterpriseCode": plant.code, "from": DAY, "to": DAY}, headers=outsider)
     assert response.status_code == 403
     everything = await client.get("/api/v1/exports/movements", params={"from": DAY, "to": DAY},
                                   headers=await staff_headers(engine, "11"))
@@ -64,7 +66,7 @@ async def test_exports_stay_in_the_jurisdiction(client, engine, plant):  # noqa:
     assert plant.code not in everything.content.decode("utf-8-sig")
 
 
-async def test_audit_sample_is_reproducible_with_its_seed(client, engine, plant):  # noqa: F811
+async def test_audit_sample_is_reproducible_with_its_seed(client, engine, plant):
     headers = await staff_headers(engine)
     params = {"from": DAY, "to": NEXT, "n": 3, "seed": 42}
     first = (await client.get(f"/api/v1/enterprises/{plant.code}/audit-sample", params=params, headers=headers)).json()
