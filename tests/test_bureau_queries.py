@@ -136,7 +136,8 @@ async def test_versions_oldest_first_and_hidden_outside_the_jurisdiction(client,
     assert [(v["version"], v["emissionStandard"]) for v in versions] == [(1, "6"), (2, "5"), (3, "4")]
     assert versions[0]["receivedAt"] <= versions[1]["receivedAt"] <= versions[2]["receivedAt"]
     elsewhere = await staff_token(engine, "1304")
-    assert (await client.get(f"/api/v1/movements/{item['id']}/versions", headers=elsewhere)).status_code == 404
+    assert (await client.get(f"/api/v1/movements/{item['id']}/versions", headers=elsewhere)).status_code == 403
+    assert (await client.get("/api/v1/movements/999999999/versions", headers=staff)).status_code == 404
 
 
 async def test_current_ledgers(client, engine, tangshan, handan):
@@ -161,6 +162,8 @@ async def test_photo_retrieval_within_the_jurisdiction(client, engine, tangshan)
     inside = await client.get(f"/api/v1/photos/{sha256_hex(data)}", headers=await staff_token(engine, "13"))
     assert inside.status_code == 200 and inside.content == data and inside.headers["content-type"] == "image/png"
     outside = await client.get(f"/api/v1/photos/{sha256_hex(data)}", headers=await staff_token(engine, "11"))
-    assert outside.status_code == 404
+    assert outside.status_code == 403
+    unknown = await client.get(f"/api/v1/photos/{'9' * 64}", headers=await staff_token(engine, "13"))
+    assert unknown.status_code == 404
     gateway = await client.get(f"/api/v1/photos/{sha256_hex(data)}", headers=tangshan.auth)
     assert gateway.status_code == 403

@@ -9,7 +9,7 @@ from fastapi.responses import Response
 from service.auth.dependencies import GatewayDep, StaffDep
 from service.body import media_type, read_body
 from service.db import SessionDep
-from service.errors import NotFound, Unprocessable, UnsupportedMediaType
+from service.errors import Forbidden, NotFound, Unprocessable, UnsupportedMediaType
 from service.photos import repository
 from service.photos.service import put_photo
 
@@ -47,8 +47,10 @@ async def upload_photo(sha256: str, request: Request, session: SessionDep, gatew
 async def get_photo(sha256: str, session: SessionDep, staff: StaffDep) -> Response:
     """The bytes of a photo sent by an enterprise in the caller's jurisdiction."""
     found = await repository.get(session, sha256) if SHA256_RE.match(sha256) else None
-    if found is None or not staff.sees(found[2]):
+    if found is None:
         raise NotFound("no such photo", code="unknown_photo")
+    if not staff.sees(found[2]):
+        raise Forbidden("the photo's enterprise is outside your jurisdiction", code="outside_jurisdiction")
     content_type, data, _ = found
     # Content-addressed: the bytes under this name can never change.
     return Response(data, media_type=content_type, headers={"Cache-Control": "private, max-age=31536000, immutable"})

@@ -66,9 +66,10 @@ async def list_movements(session: AsyncSession, staff: Staff, filters: MovementF
 
 async def movement_versions(session: AsyncSession, staff: Staff, movement_id: int) -> dict[str, Any]:
     found = await repository.movement(session, movement_id)
-    if found is None or not staff.sees(found[1].region_code):
-        # Outside the jurisdiction a record is as good as absent: its id says nothing about it.
+    if found is None:
         raise NotFound(f"no movement {movement_id}", code="unknown_record")
+    if not staff.sees(found[1].region_code):
+        raise Forbidden(f"movement {movement_id} is outside your jurisdiction", code="outside_jurisdiction")
     current, enterprise = found
     earlier = await repository.earlier_versions(session, movement_id)
     items = [record_item(MOVEMENTS, row, enterprise.code) for row in [*earlier, current]]
