@@ -13,7 +13,6 @@ from service.auth.service import Gateway
 from service.body import read_json
 from service.db import SessionDep
 from service.enterprises import service as enterprises
-from service.errors import Forbidden, Unprocessable
 from service.ingest.kinds import (
     CLEAN_TRANSPORT_VOLUMES,
     INPLANT_VEHICLES,
@@ -22,8 +21,8 @@ from service.ingest.kinds import (
     RecordKind,
 )
 from service.ingest.openapi import batch_body, batch_responses
-from service.ingest.payloads import HeartbeatIn, validate_record
-from service.ingest.service import ingest_batch, records_of
+from service.ingest.payloads import HeartbeatIn
+from service.ingest.service import gateway_document, ingest_batch, records_of
 
 router = APIRouter(prefix="/api/v1", tags=["gateway"])
 
@@ -71,11 +70,7 @@ async def post_clean_transport_volumes(request: Request, session: SessionDep, ga
 async def post_heartbeat(request: Request, session: SessionDep, gateway: GatewayDep) -> Response:
     """Tell the service the gateway is alive; the answer carries the server time and the clock skew."""
     body = await read_json(request, request.app.state.settings.max_body_bytes)
-    heartbeat = validate_record(HeartbeatIn, body)
-    if isinstance(heartbeat, list):
-        raise Unprocessable("the heartbeat is invalid", code="invalid_heartbeat", detail=heartbeat)
-    if heartbeat.enterprise_code != gateway.enterprise_code:
-        raise Forbidden("this key belongs to another enterprise", code="enterprise_mismatch")
+    heartbeat = gateway_document(HeartbeatIn, body, enterprise_code=gateway.enterprise_code, name="heartbeat")
     now = datetime.now(UTC)
     skew = await enterprises.heartbeat(session, enterprise_id=gateway.enterprise_id,
                                        sent_at=heartbeat.sent_at, now=now)

@@ -18,7 +18,7 @@ from service.config import Settings
 from service.errors import Forbidden, PayloadTooLarge, Unprocessable
 from service.ingest import repository
 from service.ingest.kinds import RecordKind
-from service.ingest.payloads import ENTERPRISE_CODE_RE, issue, validate_record
+from service.ingest.payloads import ENTERPRISE_CODE_RE, M, issue, validate_record
 from service.ingest.rules import RuleContext
 from service.photos.service import PhotoBundle, store_and_find_missing
 from service.stats import repository as stats
@@ -234,3 +234,13 @@ def records_of(body: Any, *, enterprise_code: str, max_records: int) -> list[Any
 
 def _echo(value: Any) -> Any:
     return value[:64] if isinstance(value, str) else value if isinstance(value, int | float | None) else "..."
+
+
+def gateway_document(model: type[M], body: Any, *, enterprise_code: str, name: str) -> M:
+    """A single document a gateway posts (heartbeat, manifest): valid, and about its own enterprise."""
+    document = validate_record(model, body)
+    if isinstance(document, list):
+        raise Unprocessable(f"the {name} is invalid", code=f"invalid_{name}", detail=document)
+    if getattr(document, "enterprise_code", None) != enterprise_code:
+        raise Forbidden("this key belongs to another enterprise", code="enterprise_mismatch")
+    return document

@@ -12,10 +12,6 @@ from service.enterprises.models import Enterprise
 from service.ingest.models import Movement, MovementVersion
 
 
-async def enterprise_by_code(session: AsyncSession, code: str) -> Enterprise | None:
-    return (await session.exec(select(Enterprise).where(Enterprise.code == code))).first()
-
-
 async def enterprises_in(session: AsyncSession, region_prefix: str) -> Sequence[Enterprise]:
     statement = (select(Enterprise).where(col(Enterprise.region_code).startswith(region_prefix))
                  .order_by(col(Enterprise.code)))

@@ -11,6 +11,7 @@ import orjson
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.auth.service import Staff
+from service.enterprises import repository as enterprises
 from service.enterprises.models import Enterprise
 from service.errors import Forbidden, NotFound, Unprocessable
 from service.ingest.kinds import MOVEMENTS, RecordKind
@@ -19,7 +20,7 @@ from service.queries import repository
 
 
 async def enterprise_in_jurisdiction(session: AsyncSession, staff: Staff, code: str) -> Enterprise:
-    enterprise = await repository.enterprise_by_code(session, code)
+    enterprise = await enterprises.by_code(session, code)
     if enterprise is None:
         raise NotFound(f"no enterprise {code}", code="unknown_enterprise")
     if not staff.sees(enterprise.region_code):

@@ -9,9 +9,9 @@ from service.auth.dependencies import GatewayDep, StaffDep
 from service.body import read_json
 from service.db import SessionDep
 from service.enterprises.models import Enterprise
-from service.errors import Forbidden, Unprocessable
-from service.ingest.payloads import ManifestIn, validate_record
-from service.queries.repository import enterprise_by_code
+from service.enterprises.repository import by_code
+from service.ingest.payloads import ManifestIn
+from service.ingest.service import gateway_document
 from service.queries.service import enterprise_in_jurisdiction
 from service.stats import service
 
@@ -22,7 +22,7 @@ DateTo = Annotated[date, Query(alias="to", description="last Beijing day, inclus
 
 
 async def _own_enterprise(session: SessionDep, code: str) -> Enterprise:
-    enterprise = await enterprise_by_code(session, code)
+    enterprise = await by_code(session, code)
     assert enterprise is not None  # the gateway key was just checked against it
     return enterprise
 
@@ -31,11 +31,7 @@ async def _own_enterprise(session: SessionDep, code: str) -> Enterprise:
 async def post_manifest(request: Request, session: SessionDep, gateway: GatewayDep) -> dict[str, Any]:
     """Declare how many passes each barrier captured on a day (对账单); answers the day's missing list."""
     body = await read_json(request, request.app.state.settings.max_body_bytes)
-    manifest = validate_record(ManifestIn, body)
-    if isinstance(manifest, list):
-        raise Unprocessable("the manifest is invalid", code="invalid_manifest", detail=manifest)
-    if manifest.enterprise_code != gateway.enterprise_code:
-        raise Forbidden("this key belongs to another enterprise", code="enterprise_mismatch")
+    manifest = gateway_document(ManifestIn, body, enterprise_code=gateway.enterprise_code, name="manifest")
     barriers = [(b.gate_no, b.barrier_no, b.count, b.record_ids) for b in manifest.barriers]
     return await service.save_manifest(session, enterprise=await _own_enterprise(session, gateway.enterprise_code),
                                        day=manifest.manifest_date, barriers=barriers, now=datetime.now(UTC))
