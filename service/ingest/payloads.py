@@ -310,8 +310,10 @@ def validate_record(model: type[M], raw: Any) -> M | list[dict[str, str]]:
     """The model, or every error of the record. null and "" mean an item was not provided."""
     if not isinstance(raw, dict):
         return [issue("", "invalid_type", f"a record must be a JSON object; got {_shown(raw)}")]
-    present = {key: value for key, value in raw.items() if value is not None and value != ""}
+    values = raw.values()
+    if None in values or "" in values:  # rare; the check runs in C, the rebuild only when needed
+        raw = {key: value for key, value in raw.items() if value is not None and value != ""}
     try:
-        return model.model_validate(present)
+        return model.model_validate(raw)
     except ValidationError as exc:
         return [_translate(error) for error in exc.errors(include_url=False)]
