@@ -20,6 +20,7 @@ from service.ingest.router import router as ingest_router
 from service.observability import ObservabilityMiddleware
 from service.photos.router import router as photos_router
 from service.queries.router import router as queries_router
+from service.ratelimit import RateLimiter
 from service.reports.router import router as reports_router
 from service.stats.router import router as stats_router
 
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.rate_limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
     install_error_handlers(app, retry_after_seconds=settings.retry_after_seconds)
     app.add_middleware(ObservabilityMiddleware)  # added last: outermost, sees every final status
     app.include_router(ingest_router)

@@ -64,6 +64,11 @@ class Unprocessable(ServiceError):
     code = "invalid_envelope"
 
 
+class TooManyRequests(ServiceError):
+    status_code = 429
+    code = "rate_limited"
+
+
 class ServiceUnavailable(ServiceError):
     status_code = 503
     code = "database_unavailable"

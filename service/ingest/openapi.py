@@ -31,5 +31,6 @@ batch_responses: dict[int | str, dict[str, Any]] = {
     413: {"description": "body over the limit or more than 500 records", "content": _ERROR},
     415: {"description": "Content-Type is not application/json", "content": _ERROR},
     422: {"description": "envelope invalid", "content": _ERROR},
+    429: {"description": "too many requests from this enterprise; see Retry-After", "content": _ERROR},
     503: {"description": "database unavailable; nothing stored; see Retry-After", "content": _ERROR},
 }
