@@ -25,7 +25,7 @@ def rate(value, numerator, denominator):
 
 async def test_upload_completeness_of_the_hand_counted_day(client, engine, plant):
     day = (await completeness(client, engine, plant))["days"][0]
-    assert day["date"] == DAY and day["received"] == 6 and day["expected"] == 8
+    assert day["date"] == DAY and day["received"] == 6 and day["expected"] == 8 and day["missing"] == 2
     assert day["uploadRate"] == rate(0.75, 6, 8)
     assert day["fieldCompletenessRate"] == rate(0.3333, 2, 6)
     assert day["timelinessRate"] == rate(0.0, 0, 6)  # every record arrived days after its pass
@@ -113,7 +113,7 @@ async def test_no_denominator_means_null_not_zero(client, engine):
     assert len(report["days"]) == 3
     for figures in [*report["days"], report["total"]]:
         assert figures["uploadRate"]["value"] is None and figures["fieldCompletenessRate"]["value"] is None
-        assert figures["meetsTarget"] is None and figures["expected"] is None
+        assert figures["meetsTarget"] is None and figures["expected"] is None and figures["missing"] is None
     figures = await clean(client, engine, empty)
     assert figures["cleanTransportRatio"] == rate(None, 0.0, 0.0)
     assert figures["heavyNevTripShare"]["value"] is None
@@ -126,6 +126,7 @@ async def test_totals_sum_the_days(client, engine, plant):
     total = report["total"]
     # The next day has no manifest and one seq number, so its expected (1) is known too.
     assert total["received"] == 7 and total["expected"] == 9 and total["uploadRate"] == rate(0.7778, 7, 9)
+    assert total["missing"] == 2
 
 
 async def test_access_boundaries_for_figures(client, engine, plant):
