@@ -26,9 +26,16 @@ RECORD_SCHEMAS = {
 
 
 def _database_url(settings: Settings) -> str:
-    from service.embedded_db import resolve_database_url
+    """DATABASE_URL as given (migrated by `hj1321 migrate`), or the embedded server, migrated now so
+    that every command works on a fresh folder, before `hj1321 serve` ever ran."""
+    from service.embedded_db import start_embedded
+    from service.migrate import upgrade_to_head
 
-    return resolve_database_url(settings.database_url, settings.data_dir)
+    if settings.database_url:
+        return settings.database_url
+    url = start_embedded(settings.data_dir)
+    upgrade_to_head(url)
+    return url
 
 
 def _in_session(database_url: str, work: Callable[[Any], Awaitable[T]]) -> T:
@@ -57,13 +64,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from service.app import create_app
-    from service.migrate import is_at_head, upgrade_to_head
+    from service.migrate import is_at_head
     from service.observability import configure_logging
 
     settings = get_settings()
     url = _database_url(settings)
     if not settings.database_url:
-        upgrade_to_head(url)
         print(f"database: embedded PostgreSQL under {settings.data_dir.resolve() / 'pgdata'}")
     elif not is_at_head(url):
         return _fail("the database schema is not up to date; run `hj1321 migrate` first")

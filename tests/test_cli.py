@@ -104,6 +104,16 @@ def test_serve_demo_on_the_embedded_default_and_register_an_enterprise_beside_it
         again.stop()
 
 
+def test_commands_work_in_a_fresh_folder_before_serve_ever_ran(tmp_path):
+    env = hj1321_env()
+    added = run_hj1321(["enterprise", "add", "--code", "91130203MA0EXAMPLE", "--name", "新企业",
+                        "--region", "130203"], tmp_path, env)
+    assert added.returncode == 0, added.stderr
+    assert added.stdout.strip().splitlines()[-1].startswith("hjg_")
+    staff = run_hj1321(["staff", "add", "--name", "科长", "--role", "admin"], tmp_path, env)
+    assert staff.returncode == 0 and staff.stdout.strip().splitlines()[-1].startswith("hjs_")
+
+
 def test_database_url_points_at_an_external_server(tmp_path):
     external = start_embedded(tmp_path / "external")
     env = hj1321_env(DATABASE_URL=external.replace("postgresql+asyncpg://", "postgresql://"))
