@@ -21,25 +21,28 @@ def enterprise_code(rng: random.Random) -> str:
     return "91130203" + "".join(rng.choices(_USCC_CHARS, k=10))
 
 
+async def register_enterprises(session: Any, count: int, name: str) -> list[tuple[int, str, str]]:
+    """(id, code, key) of `count` new enterprises in Tangshan, through the service's own code."""
+    rng = random.Random()
+    registered = []
+    for number in range(count):
+        enterprise, key = await add_enterprise(session, code=enterprise_code(rng), name=f"{name}{number}",
+                                               region_code="130203", industry="steel")
+        assert enterprise.id is not None
+        registered.append((enterprise.id, enterprise.code, key))
+    return registered
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--count", type=int, default=20)
     parser.add_argument("--out", type=Path, default=Path("var/load-keys.txt"))
     args = parser.parse_args()
-    rng = random.Random()
-
-    async def work(session: Any) -> list[tuple[str, str]]:
-        pairs = []
-        for number in range(args.count):
-            enterprise, key = await add_enterprise(session, code=enterprise_code(rng), name=f"压测企业{number}",
-                                                   region_code="130203", industry="steel")
-            pairs.append((enterprise.code, key))
-        return pairs
-
-    pairs = _in_session(_database_url(get_settings()), work)
+    registered = _in_session(_database_url(get_settings()),
+                             lambda session: register_enterprises(session, args.count, "压测企业"))
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("".join(f"{code} {key}\n" for code, key in pairs), encoding="utf-8")
-    print(f"{len(pairs)} enterprises registered; keys in {args.out}")
+    args.out.write_text("".join(f"{code} {key}\n" for _, code, key in registered), encoding="utf-8")
+    print(f"{len(registered)} enterprises registered; keys in {args.out}")
 
 
 if __name__ == "__main__":

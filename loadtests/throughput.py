@@ -29,7 +29,7 @@ import httpx
 import orjson
 
 from loadtests.generator import RecordGenerator
-from loadtests.provision import enterprise_code
+from loadtests.provision import register_enterprises
 from service.embedded_db import start_embedded
 from service.migrate import upgrade_to_head
 
@@ -60,21 +60,15 @@ def plain_dsn(url: str) -> str:
 
 
 async def register(dsn: str, count: int) -> list[tuple[int, str, str]]:
-    """(id, code, key) of new enterprises, through the service's own code."""
     from service.config import Settings
     from service.db import create_engine, create_sessionmaker
-    from service.enterprises.service import add_enterprise
 
     engine = create_engine(Settings(database_url=dsn))
-    out = []
     async with create_sessionmaker(engine)() as session:
-        for number in range(count):
-            enterprise, key = await add_enterprise(session, code=enterprise_code(__import__("random").Random()),
-                                                   name=f"基准企业{number}", region_code="130203", industry="steel")
-            out.append((enterprise.id, enterprise.code, key))
+        registered = await register_enterprises(session, count, "基准企业")
         await session.commit()
     await engine.dispose()
-    return out
+    return registered
 
 
 def raw_columns(records: list[dict[str, Any]]) -> list[list[Any]]:

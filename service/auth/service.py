@@ -29,6 +29,11 @@ class Staff:
         return region_code.startswith(self.region_prefix)
 
 
+def is_region_prefix(value: str) -> bool:
+    """A jurisdiction: 2 (province), 4 (city) or 6 (county) digits of a 行政区划代码, or empty (national)."""
+    return not value or (value.isdigit() and len(value) in (2, 4, 6))
+
+
 def bearer_secret(authorization: str | None) -> str:
     if not authorization:
         raise Unauthorized("an Authorization: Bearer <key> header is required", code="missing_key")
@@ -73,7 +78,7 @@ async def revoke_gateway_keys(session: AsyncSession, *, enterprise_id: int, now:
 async def add_staff(session: AsyncSession, *, name: str, role: str, region_prefix: str) -> str:
     if role not in ROLES:
         raise Unprocessable(f"role must be one of {', '.join(ROLES)}", code="invalid_role")
-    if region_prefix and not (region_prefix.isdigit() and len(region_prefix) in (2, 4, 6)):
+    if not is_region_prefix(region_prefix):
         raise Unprocessable("region must be 2, 4 or 6 digits of a 行政区划代码, or empty for national",
                             code="invalid_region")
     if not name.strip():

@@ -14,9 +14,7 @@ from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.db import run_sql
-
-# Tables whose rows name photos and keep the ones not yet received in missing_photos.
-RECORD_TABLES = ("movement", "inplant_vehicle", "nonroad_machinery")
+from service.ingest.kinds import KINDS
 
 _STORE = text("""
     INSERT INTO photo (sha256, content_type, size_bytes, data, enterprise_id, received_at)
@@ -41,16 +39,18 @@ _STILL_MISSING = text("""
     SELECT sha256 FROM photo WHERE sha256 = ANY(CAST(:sha256 AS text[])) AND data IS NULL
     ORDER BY sha256 FOR SHARE
 """)
-_RESOLVE = {
-    table: text(f"""
-        UPDATE {table}
+# Every record kind that names photos keeps those not yet received in missing_photos; the kind's day
+# column (if it has one) tells which day's figures a resolved record changes.
+_RESOLVE = [
+    text(f"""
+        UPDATE {kind.table.name}
         SET missing_photos = ARRAY(SELECT m FROM unnest(missing_photos) AS m
                                    WHERE m <> ALL(CAST(:sha256 AS text[])))
         WHERE cardinality(missing_photos) > 0 AND missing_photos && CAST(:sha256 AS text[])
-        RETURNING enterprise_id, {"pass_date" if table == "movement" else "NULL::date"}
+        RETURNING enterprise_id, {kind.day_column or "NULL::date"}
     """)
-    for table in RECORD_TABLES
-}
+    for kind in KINDS.values() if kind.photo_fields
+]
 
 
 async def store(session: AsyncSession, *, enterprise_id: int,
@@ -74,7 +74,7 @@ async def resolve_waiting_records(session: AsyncSession, sha256s: Iterable[str])
     days: set[tuple[int, date]] = set()
     if not hashes:
         return days
-    for statement in _RESOLVE.values():
+    for statement in _RESOLVE:
         for enterprise_id, day in (await run_sql(session, statement, {"sha256": hashes})).all():
             if day is not None:
                 days.add((enterprise_id, day))

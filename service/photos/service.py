@@ -30,7 +30,7 @@ def sniff_content_type(data: bytes) -> str | None:
 
 @dataclass
 class PhotoBundle:
-    """The photos of one batch: inline ones to store, and every hash the records name."""
+    """The inline photos of one batch, decoded and checked, to be stored with it."""
 
     inline: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # sha256 -> (type, bytes)
 

@@ -16,7 +16,7 @@ import xlsxwriter
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from service.auth.service import Staff
+from service.auth.service import Staff, is_region_prefix
 from service.codes import (
     DIRECTION,
     EMISSION_STANDARD,
@@ -54,7 +54,7 @@ async def daily_report(session: AsyncSession, *, staff: Staff, day: date, region
     region = region_code if region_code is not None else staff.region_prefix
     if not region.startswith(staff.region_prefix):
         raise Forbidden(f"region {region} is not within your jurisdiction", code="outside_jurisdiction")
-    if region and not (region.isdigit() and len(region) in (2, 4, 6)):
+    if not is_region_prefix(region):
         raise Unprocessable("regionCode must be 2, 4 or 6 digits", code="invalid_region")
     enterprises = list(await enterprises_in(session, region))
     ids = [e.id for e in enterprises if e.id is not None]

@@ -141,7 +141,7 @@ async def clean_transport(session: AsyncSession, *, enterprise: Enterprise, star
     policy = policies().get(policy_id)
     if policy is None:
         raise NotFound(f"no policy {policy_id}; known: {', '.join(policies())}", code="unknown_policy")
-    await repository.refresh(session, enterprise_ids=[enterprise.id], start=start, end=end + timedelta(days=1))
+    await repository.refresh(session, enterprise_ids=[enterprise.id], start=start, end=end)
     mix = await repository.trip_mix(session, enterprise_ids=[enterprise.id], start=start, end=end)
     volumes = await repository.volumes(session, enterprise_ids=[enterprise.id], start=start, end=end)
     inplant = await repository.ledger_mix(session, table="inplant_vehicle", enterprise_id=enterprise.id)
