@@ -16,6 +16,7 @@ from service import metrics
 from service.config import Settings, get_settings
 from service.db import create_engine, create_sessionmaker
 from service.errors import ServiceUnavailable, install_error_handlers
+from service.http_guard import HttpGuardMiddleware
 from service.ingest.router import router as ingest_router
 from service.observability import ObservabilityMiddleware
 from service.photos.router import router as photos_router
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
     install_error_handlers(app, retry_after_seconds=settings.retry_after_seconds)
+    app.add_middleware(HttpGuardMiddleware)
     app.add_middleware(ObservabilityMiddleware)  # added last: outermost, sees every final status
     app.include_router(ingest_router)
     app.include_router(photos_router)

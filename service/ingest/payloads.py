@@ -69,8 +69,10 @@ _FORMAT_HINTS: dict[str, str] = {
 _PHOTO_HINT = "must be sha256:<64 lowercase hex> or data:image/jpeg|png;base64,..."
 _TEXT_HINT = "must not contain control characters"
 
+# Years 1900-2999 only: no gate passed a truck outside them, and converting year 1 or 9999 between
+# offsets would leave Python's calendar (OverflowError) instead of answering.
 TIME_RE = re.compile(
-    r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+    r"^(19[0-9]{2}|2[0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
     r"( ([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
     r"|T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))$"
 )
@@ -90,7 +92,7 @@ def _parse_time(value: Any) -> datetime:
         raise PydanticCustomError("invalid_type", "must be a string")
     if not TIME_RE.match(value):
         raise PydanticCustomError("invalid_date", "is not a time of the form yyyy-MM-dd HH:mm:ss "
-                                                  "or RFC 3339 with offset")
+                                                  "or RFC 3339 with offset, years 1900-2999")
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:

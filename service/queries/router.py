@@ -1,6 +1,5 @@
 """Bureau read endpoints (staff token): enterprises, movements, versions, ledgers."""
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -8,6 +7,7 @@ from fastapi import APIRouter, Query
 from service.auth.dependencies import StaffDep
 from service.db import SessionDep
 from service.ingest.kinds import INPLANT_VEHICLES, NONROAD_MACHINERY
+from service.params import OptionalFromDay, OptionalToDay, RowId
 from service.queries import service
 from service.queries.service import MovementFilters
 
@@ -25,8 +25,8 @@ async def list_movements(
     session: SessionDep, staff: StaffDep,
     enterprise_code: Annotated[str | None, Query(alias="enterpriseCode")] = None,
     plate_no: Annotated[str | None, Query(alias="plateNo")] = None,
-    from_date: Annotated[date | None, Query(alias="from", description="first Beijing day")] = None,
-    to_date: Annotated[date | None, Query(alias="to", description="last Beijing day, inclusive")] = None,
+    from_date: OptionalFromDay = None,
+    to_date: OptionalToDay = None,
     direction: Annotated[str | None, Query(pattern="^[12]$")] = None,
     emission_standard: Annotated[str | None, Query(alias="emissionStandard", pattern="^[0-6DX]$")] = None,
     late: bool | None = None,
@@ -41,7 +41,7 @@ async def list_movements(
 
 
 @router.get("/movements/{movement_id}/versions")
-async def movement_versions(movement_id: int, session: SessionDep, staff: StaffDep) -> dict[str, Any]:
+async def movement_versions(movement_id: RowId, session: SessionDep, staff: StaffDep) -> dict[str, Any]:
     """Every stored version of one movement record, oldest first, each with its receipt time."""
     return await service.movement_versions(session, staff, movement_id)
 

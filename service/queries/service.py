@@ -16,6 +16,7 @@ from service.enterprises.models import Enterprise
 from service.errors import Forbidden, NotFound, Unprocessable
 from service.ingest.kinds import MOVEMENTS, RecordKind
 from service.ingest.payloads import BEIJING, issue
+from service.params import FIRST_DAY, LAST_DAY, MAX_BIGINT
 from service.queries import repository
 
 
@@ -130,8 +131,13 @@ def encode_cursor(pass_time: datetime, movement_id: int) -> str:
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, int]:
+    """The (pass_time, id) a page ended at; anything this service did not give out is a 422."""
     try:
         moment, movement_id = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        return datetime.fromisoformat(moment), int(movement_id)
+        after = datetime.fromisoformat(moment)
     except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError):
-        raise Unprocessable("cursor is not one this service gave out", code="invalid_cursor") from None
+        after = None
+    if (after is None or after.tzinfo is None or not FIRST_DAY.year <= after.year <= LAST_DAY.year
+            or type(movement_id) is not int or not 0 < movement_id <= MAX_BIGINT):
+        raise Unprocessable("cursor is not one this service gave out", code="invalid_cursor")
+    return after, movement_id

@@ -1,6 +1,5 @@
 """Bureau reports: 统计日报, exports of movements, audit samples (核查)."""
 
-from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -8,6 +7,7 @@ from fastapi.responses import StreamingResponse
 
 from service.auth.dependencies import StaffDep
 from service.db import SessionDep
+from service.params import FromDay, OnDay, ToDay
 from service.queries.repository import enterprises_in
 from service.queries.service import enterprise_in_jurisdiction
 from service.reports import service
@@ -19,7 +19,7 @@ _MEDIA = {"csv": "text/csv; charset=utf-8",
 
 
 @router.get("/reports/daily")
-async def daily_report(day: Annotated[date, Query(alias="date")], session: SessionDep, staff: StaffDep,
+async def daily_report(day: OnDay, session: SessionDep, staff: StaffDep,
                        region_code: Annotated[str | None, Query(alias="regionCode")] = None) -> dict[str, Any]:
     """统计日报: one row per enterprise of the region on one Beijing day."""
     return await service.daily_report(session, staff=staff, day=day, region_code=region_code)
@@ -29,7 +29,7 @@ async def daily_report(day: Annotated[date, Query(alias="date")], session: Sessi
             responses={200: {"content": {media: {} for media in _MEDIA.values()}}})
 async def export_movements(
     request: Request, session: SessionDep, staff: StaffDep,
-    start: Annotated[date, Query(alias="from")], end: Annotated[date, Query(alias="to")],
+    start: FromDay, end: ToDay,
     enterprise_code: Annotated[str | None, Query(alias="enterpriseCode")] = None,
     export_format: Annotated[Literal["csv", "xlsx"], Query(alias="format")] = "csv",
 ) -> StreamingResponse:
@@ -50,7 +50,7 @@ async def export_movements(
 @router.get("/enterprises/{code}/audit-sample")
 async def audit_sample(
     code: str, session: SessionDep, staff: StaffDep,
-    start: Annotated[date, Query(alias="from")], end: Annotated[date, Query(alias="to")],
+    start: FromDay, end: ToDay,
     n: Annotated[int, Query(ge=1, le=500)] = 10, seed: Annotated[int | None, Query(ge=0)] = None,
 ) -> dict[str, Any]:
     """n random movement records with links to their photos, for 核查; the same seed draws the same sample."""

@@ -72,9 +72,10 @@ _MANIFESTS = text("""
     SELECT enterprise_id, manifest_date, gate_no, barrier_no, declared_count FROM manifest
     WHERE enterprise_id = ANY(CAST(:e AS integer[])) AND manifest_date BETWEEN :start AND :end
 """)
+# Record ids travel comma-joined (they cannot hold a comma), since PostgreSQL has no ragged arrays.
 _UPSERT_MANIFEST = text("""
     INSERT INTO manifest (enterprise_id, manifest_date, gate_no, barrier_no, declared_count, record_ids, received_at)
-    SELECT :e, :day, g, b, c, string_to_array(NULLIF(r, ''), ','), :now
+    SELECT :e, :day, g, b, c, coalesce(string_to_array(NULLIF(r, ''), ','), '{}'), :now
     FROM unnest(CAST(:gates AS text[]), CAST(:barriers AS text[]), CAST(:counts AS integer[]),
                 CAST(:ids AS text[])) AS u(g, b, c, r)
     ON CONFLICT (enterprise_id, manifest_date, gate_no, barrier_no) DO UPDATE

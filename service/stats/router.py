@@ -1,9 +1,9 @@
 """Statistics endpoints: the gateway's manifests and 补传 list, and the bureau's figures."""
 
-from datetime import UTC, date, datetime
-from typing import Annotated, Any
+from datetime import UTC, datetime
+from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 
 from service.auth.dependencies import GatewayDep, StaffDep
 from service.body import read_json
@@ -12,13 +12,11 @@ from service.enterprises.models import Enterprise
 from service.enterprises.repository import by_code
 from service.ingest.payloads import ManifestIn
 from service.ingest.service import gateway_document
+from service.params import FromDay, OnDay, ToDay
 from service.queries.service import enterprise_in_jurisdiction
 from service.stats import service
 
 router = APIRouter(prefix="/api/v1")
-
-DateFrom = Annotated[date, Query(alias="from", description="first Beijing day")]
-DateTo = Annotated[date, Query(alias="to", description="last Beijing day, inclusive")]
 
 
 async def _own_enterprise(session: SessionDep, code: str) -> Enterprise:
@@ -38,7 +36,7 @@ async def post_manifest(request: Request, session: SessionDep, gateway: GatewayD
 
 
 @router.get("/missing", tags=["gateway"])
-async def own_missing(day: Annotated[date, Query(alias="date")], session: SessionDep,
+async def own_missing(day: OnDay, session: SessionDep,
                       gateway: GatewayDep) -> dict[str, Any]:
     """The calling enterprise's 补传 list for a day: manifest ids not received, and seq gaps."""
     return await service.missing(session, enterprise=await _own_enterprise(session, gateway.enterprise_code),
@@ -46,7 +44,7 @@ async def own_missing(day: Annotated[date, Query(alias="date")], session: Sessio
 
 
 @router.get("/enterprises/{code}/missing", tags=["bureau"])
-async def enterprise_missing(code: str, day: Annotated[date, Query(alias="date")], session: SessionDep,
+async def enterprise_missing(code: str, day: OnDay, session: SessionDep,
                              staff: StaffDep) -> dict[str, Any]:
     """An enterprise's missing record ids and seq gaps for a day."""
     enterprise = await enterprise_in_jurisdiction(session, staff, code)
@@ -54,7 +52,7 @@ async def enterprise_missing(code: str, day: Annotated[date, Query(alias="date")
 
 
 @router.get("/enterprises/{code}/completeness", tags=["bureau"])
-async def enterprise_completeness(code: str, start: DateFrom, end: DateTo, request: Request, session: SessionDep,
+async def enterprise_completeness(code: str, start: FromDay, end: ToDay, request: Request, session: SessionDep,
                                   staff: StaffDep) -> dict[str, Any]:
     """Upload completeness (statistics.md §2) per day and in total, each rate with its numerator and denominator."""
     enterprise = await enterprise_in_jurisdiction(session, staff, code)
@@ -64,7 +62,7 @@ async def enterprise_completeness(code: str, start: DateFrom, end: DateTo, reque
 
 
 @router.get("/enterprises/{code}/clean-transport", tags=["bureau"])
-async def enterprise_clean_transport(code: str, start: DateFrom, end: DateTo, session: SessionDep,
+async def enterprise_clean_transport(code: str, start: FromDay, end: ToDay, session: SessionDep,
                                      staff: StaffDep, policy: str = "ule-2024") -> dict[str, Any]:
     """Clean transport (statistics.md §1) over the window, judged against a policy from schemas/policies/."""
     enterprise = await enterprise_in_jurisdiction(session, staff, code)

@@ -12,6 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from service.config import SCHEMAS_DIR
 from service.enterprises.models import Enterprise
 from service.errors import NotFound, Unprocessable
+from service.ingest.payloads import issue
 from service.stats import repository
 
 MAX_WINDOW_DAYS = 366
@@ -240,6 +241,16 @@ def _compare(value: float, comparison: str, threshold: float) -> bool:
 async def save_manifest(session: AsyncSession, *, enterprise: Enterprise, day: date,
                         barriers: list[tuple[str, str, int, list[str]]], now: datetime) -> dict[str, Any]:
     assert enterprise.id is not None
+    seen: set[tuple[str, str]] = set()
+    repeated = []
+    for index, (gate, barrier, _, _) in enumerate(barriers):
+        if (gate, barrier) in seen:
+            repeated.append(issue(f"barriers.{index}", "duplicate_barrier",
+                                  f"names gate/barrier {gate}/{barrier} again; each barrier once per manifest"))
+        seen.add((gate, barrier))
+    if repeated:
+        raise Unprocessable("the manifest names a barrier more than once", code="duplicate_barrier",
+                            detail=repeated)
     await repository.save_manifest(session, enterprise_id=enterprise.id, day=day, barriers=barriers, now=now)
     return await missing(session, enterprise=enterprise, day=day)
 

@@ -30,7 +30,7 @@ async def test_invalid_heartbeat_is_422_with_field_errors(client, plant):
     assert response.status_code == 422
     assert response.json()["detail"] == [{"field": "sentAt", "code": "invalid_date", "message":
                                           '发送时间 sentAt is not a time of the form yyyy-MM-dd HH:mm:ss or '
-                                          'RFC 3339 with offset; got "yesterday"'}]
+                                          'RFC 3339 with offset, years 1900-2999; got "yesterday"'}]
 
 
 async def test_any_authenticated_request_marks_the_plant_seen(client, engine, plant):
