@@ -3,7 +3,6 @@
 import base64
 import json
 
-import orjson
 import pytest
 
 from service.auth.service import add_staff
