@@ -110,19 +110,33 @@ def export_columns() -> list[tuple[str, str, CodeTable | None]]:
 
 
 def _cell(row: Any, column: str, table: CodeTable | None) -> Any:
+    """A typed cell: text, a number, or a Beijing wall-clock time (naive, as spreadsheets keep them)."""
     value = row[column]
     if table is not None:
         return table.label(value[0] if table is VEHICLE_TYPE_PREFIX and value else value) or ""
     if value is None:
         return ""
     if isinstance(value, datetime):
-        return value.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
+        return value.astimezone(BEIJING).replace(tzinfo=None)
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, bool):
         return "是" if value else "否"
     if isinstance(value, Decimal):
         return float(value)
+    return value
+
+
+# OWASP's CSV injection advice: a cell a spreadsheet would read as a formula (or DDE) starts with one
+# of these; a leading apostrophe makes it plain text. Gateway text is the plant's, not the bureau's.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
     return value
 
 
@@ -139,29 +153,80 @@ async def csv_export(engine: AsyncEngine, *, enterprise_ids: Sequence[int], star
         buffer.truncate()
         for row in partition:
             mapping = row._mapping
-            writer.writerow([_cell(mapping, column, table) for _, column, table in columns])
+            writer.writerow([_csv_value(_cell(mapping, column, table)) for _, column, table in columns])
         yield buffer.getvalue().encode()
 
 
-async def xlsx_export(engine: AsyncEngine, *, enterprise_ids: Sequence[int], start: date,
-                      end: date) -> AsyncIterator[bytes]:
+XLSX_ROWS_PER_SHEET = 1_048_576  # Excel's limit, the header row included
+# Strings stay strings: xlsxwriter would otherwise write "=..." as a live formula and "http://..." as a
+# hyperlink, planting whatever a gateway sent into the spreadsheet a bureau officer opens.
+_XLSX_OPTIONS = {"constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
+                 "strings_to_numbers": False}
+_XLSX_SHEET = "进出厂运输车辆"
+
+
+class _Sheets:
+    """Rows to as many worksheets as they need (each with its header), never silently cut at the limit."""
+
+    def __init__(self, workbook: Any, columns: list[tuple[str, str, CodeTable | None]], rows_per_sheet: int) -> None:
+        self.workbook = workbook
+        self.headers = [header for header, _, _ in columns]
+        self.rows_per_sheet = rows_per_sheet
+        self.time_format = workbook.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
+        self.sheet: Any = None
+        self.count = 0
+        self.line = 0
+
+    def _next_sheet(self) -> None:
+        self._finish()
+        self.count += 1
+        name = _XLSX_SHEET if self.count == 1 else f"{_XLSX_SHEET} ({self.count})"
+        self.sheet = self.workbook.add_worksheet(name)
+        for index, header in enumerate(self.headers):
+            self.sheet.set_column(index, index, max(12, 2 * len(header) + 2))
+            self.sheet.write_string(0, index, header)
+        self.sheet.freeze_panes(1, 0)
+        self.line = 1
+
+    def _finish(self) -> None:
+        if self.sheet is not None:
+            self.sheet.autofilter(0, 0, self.line - 1, len(self.headers) - 1)
+
+    def write(self, values: list[Any]) -> None:
+        if self.sheet is None or self.line >= self.rows_per_sheet:
+            self._next_sheet()
+        for index, value in enumerate(values):
+            if isinstance(value, datetime):
+                self.sheet.write_datetime(self.line, index, value, self.time_format)
+            elif isinstance(value, str):
+                self.sheet.write_string(self.line, index, value)
+            else:
+                self.sheet.write_number(self.line, index, value)
+        self.line += 1
+
+    def close(self) -> None:
+        if self.sheet is None:
+            self._next_sheet()
+        self._finish()
+
+
+async def xlsx_export(engine: AsyncEngine, *, enterprise_ids: Sequence[int], start: date, end: date,
+                      rows_per_sheet: int = XLSX_ROWS_PER_SHEET) -> AsyncIterator[bytes]:
     """Rows go to a temporary file as they arrive (constant-memory mode), which is then streamed out."""
     columns = export_columns()
     lower, upper = window_bounds(start, end)
     handle, path = tempfile.mkstemp(suffix=".xlsx")
     os.close(handle)
     try:
-        workbook = xlsxwriter.Workbook(path, {"constant_memory": True})
-        sheet = workbook.add_worksheet("进出厂运输车辆")
-        sheet.write_row(0, 0, [header for header, _, _ in columns])
-        line = 1
+        workbook = xlsxwriter.Workbook(path, _XLSX_OPTIONS)
+        sheets = _Sheets(workbook, columns, rows_per_sheet)
         async for partition in repository.export_rows(engine, enterprise_ids=enterprise_ids, start=lower,
                                                       end=upper):
             for row in partition:
                 mapping = row._mapping
-                sheet.write_row(line, 0, [_cell(mapping, column, table) for _, column, table in columns])
-                line += 1
-        await asyncio.to_thread(workbook.close)  # zips the sheet: file work off the event loop
+                sheets.write([_cell(mapping, column, table) for _, column, table in columns])
+        sheets.close()
+        await asyncio.to_thread(workbook.close)  # zips the sheets: file work off the event loop
         produced = await asyncio.to_thread(open, path, "rb")
         try:
             while chunk := await asyncio.to_thread(produced.read, 256 * 1024):

@@ -2,11 +2,14 @@
 
 import csv
 import io
+from datetime import date, datetime
 
 import openpyxl
+import pytest
 
 from tests.conftest import register
-from tests.stats.conftest import DAY, NEXT, staff_headers
+from tests.factories import movement
+from tests.stats.conftest import DAY, NEXT, post, staff_headers
 
 
 async def test_daily_report_rows_for_the_region(client, engine, plant):
@@ -82,3 +85,76 @@ async def test_audit_sample_is_reproducible_with_its_seed(client, engine, plant)
     unseeded = (await client.get(f"/api/v1/enterprises/{plant.code}/audit-sample", params={"from": DAY, "to": DAY},
                                  headers=headers)).json()
     assert isinstance(unseeded["seed"], int)
+
+
+HOSTILE = {"fleetName": '=HYPERLINK("http://evil.example/x","点此")', "goodsName": "+1+cmd|' /C calc'!A0",
+           "vehicleModel": "-2+3", "engineMaker": "@SUM(1+1)*cmd|' /C calc'!A0", "engineModel": "http://evil.example"}
+
+
+async def hostile_plant(client, engine):
+    enterprise = await register(engine)
+    await post(client, enterprise, "movements", movement(recordId="H1", passTime=f"{DAY} 08:00:00", **HOSTILE))
+    return enterprise
+
+
+async def test_csv_export_neutralises_formulas_from_gateway_text(client, engine):
+    enterprise = await hostile_plant(client, engine)
+    response = await client.get("/api/v1/exports/movements", params={"enterpriseCode": enterprise.code,
+                                                                     "from": DAY, "to": DAY, "format": "csv"},
+                                headers=await staff_headers(engine))
+    rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
+    (first,) = rows
+    assert first["车队名称"] == "'" + HOSTILE["fleetName"]
+    assert first["运输货物名称"] == "'" + HOSTILE["goodsName"]
+    assert first["车辆型号"] == "'-2+3" and first["发动机生产厂"].startswith("'@")
+    assert first["发动机型号"] == "http://evil.example"  # not a formula start: kept as sent
+    assert first["运输量"] == "34.6"  # numbers stay numbers
+
+
+async def test_xlsx_export_holds_strings_not_formulas_or_links(client, engine):
+    enterprise = await hostile_plant(client, engine)
+    response = await client.get("/api/v1/exports/movements", params={"enterpriseCode": enterprise.code,
+                                                                     "from": DAY, "to": DAY, "format": "xlsx"},
+                                headers=await staff_headers(engine))
+    workbook = openpyxl.load_workbook(io.BytesIO(response.content))
+    sheet = workbook.active
+    headers = [cell.value for cell in sheet[1]]
+    row = {header: cell for header, cell in zip(headers, sheet[2], strict=True)}
+    for header, key in (("车队名称", "fleetName"), ("运输货物名称", "goodsName"), ("车辆型号", "vehicleModel"),
+                        ("发动机生产厂", "engineMaker"), ("发动机型号", "engineModel")):
+        assert row[header].data_type == "s" and row[header].value == HOSTILE[key], header
+        assert row[header].hyperlink is None
+    assert not sheet._hyperlinks
+    assert isinstance(row["进/出厂时间"].value, datetime) and row["进/出厂时间"].value == datetime(2026, 11, 10, 8)
+    assert row["运输量"].data_type == "n"
+    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == f"A1:{sheet.cell(1, len(headers)).column_letter}2"
+    assert sheet.column_dimensions["A"].width >= 12
+
+
+async def test_xlsx_export_past_the_sheet_limit_continues_on_further_sheets(client, engine):
+    from service.reports.service import xlsx_export
+
+    enterprise = await plant_with_rows(client, engine, 5)
+    chunks = [chunk async for chunk in xlsx_export(engine, enterprise_ids=[enterprise.id], start=date(2026, 11, 10),
+                                                   end=date(2026, 11, 10), rows_per_sheet=3)]
+    workbook = openpyxl.load_workbook(io.BytesIO(b"".join(chunks)), read_only=True)
+    sheets = [list(sheet.iter_rows(values_only=True)) for sheet in workbook.worksheets]
+    assert [len(rows) for rows in sheets] == [3, 3, 2]  # header + 2, header + 2, header + 1
+    assert all(rows[0][0] == "企业代码" for rows in sheets)
+    assert [row[1] for rows in sheets for row in rows[1:]] == [f"S{n}" for n in range(5)]
+    assert workbook.sheetnames == ["进出厂运输车辆", "进出厂运输车辆 (2)", "进出厂运输车辆 (3)"]
+
+
+async def plant_with_rows(client, engine, n):
+    enterprise = await register(engine)
+    await post(client, enterprise, "movements",
+               *[movement(recordId=f"S{i}", passTime=f"{DAY} 08:0{i}:00") for i in range(n)])
+    return enterprise
+
+
+@pytest.mark.parametrize("text", ["=1+1", "+1", "-1", "@A1", "\tx", "\rx"])
+def test_every_formula_start_of_owasp_is_neutralised(text):
+    from service.reports.service import _csv_value
+
+    assert _csv_value(text) == "'" + text
+    assert _csv_value("冀B12345") == "冀B12345" and _csv_value(-1.5) == -1.5
