@@ -15,7 +15,7 @@ from service.ingest.models import (
     NonroadMachinery,
     NonroadMachineryVersion,
 )
-from service.photos.models import Photo
+from service.photos.models import Photo, PhotoEnterprise
 from service.stats.models import Manifest, MovementDayStat, StatDirty
 
 metadata = SQLModel.metadata
@@ -34,6 +34,7 @@ __all__ = [
     "NonroadMachinery",
     "NonroadMachineryVersion",
     "Photo",
+    "PhotoEnterprise",
     "StaffToken",
     "StatDirty",
     "metadata",

@@ -18,3 +18,16 @@ class Photo(SQLModel, table=True):
     data: bytes | None = Field(default=None, sa_type=LargeBinary)
     enterprise_id: int = Field(foreign_key="enterprise.id")  # the first to upload or name it
     received_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+
+
+class PhotoEnterprise(SQLModel, table=True):
+    """An enterprise that uploaded a photo or has a record (any version) naming it.
+
+    Who may see a photo follows from these rows: staff whose jurisdiction holds one of its enterprises.
+    The same bytes can be evidence of two plants, so no single "owner" would do.
+    """
+
+    __tablename__ = "photo_enterprise"
+
+    sha256: str = Field(primary_key=True)
+    enterprise_id: int = Field(foreign_key="enterprise.id", primary_key=True)

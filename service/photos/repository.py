@@ -99,13 +99,29 @@ async def missing(session: AsyncSession, *, enterprise_id: int, sha256s: Iterabl
     return created | set((await run_sql(session, _STILL_MISSING, {"sha256": existing})).scalars().all())
 
 
-_GET = text("""
-    SELECT p.content_type, p.data, e.region_code FROM photo AS p JOIN enterprise AS e ON e.id = p.enterprise_id
-    WHERE p.sha256 = :sha256 AND p.data IS NOT NULL
+_LINK = text("""
+    INSERT INTO photo_enterprise (sha256, enterprise_id)
+    SELECT h, :enterprise_id FROM unnest(CAST(:sha256 AS text[])) AS h ORDER BY h
+    ON CONFLICT DO NOTHING
 """)
 
 
-async def get(session: AsyncSession, sha256: str) -> tuple[str, bytes, str] | None:
-    """(content type, bytes, region code of the enterprise that sent it) of a received photo."""
-    row = (await run_sql(session, _GET, {"sha256": sha256})).first()
+async def link(session: AsyncSession, *, enterprise_id: int, sha256s: Iterable[str]) -> None:
+    """Record that this enterprise uploaded or named these photos: its bureau may read them."""
+    hashes = sorted(set(sha256s))
+    if hashes:
+        await run_sql(session, _LINK, {"enterprise_id": enterprise_id, "sha256": hashes})
+
+
+_GET = text("""
+    SELECT p.content_type, p.data, EXISTS (
+        SELECT 1 FROM photo_enterprise AS pe JOIN enterprise AS e ON e.id = pe.enterprise_id
+        WHERE pe.sha256 = p.sha256 AND starts_with(e.region_code, :region_prefix))
+    FROM photo AS p WHERE p.sha256 = :sha256 AND p.data IS NOT NULL
+""")
+
+
+async def get(session: AsyncSession, sha256: str, *, region_prefix: str) -> tuple[str, bytes, bool] | None:
+    """(content type, bytes, whether an enterprise in the region uploaded or named it) of a received photo."""
+    row = (await run_sql(session, _GET, {"sha256": sha256, "region_prefix": region_prefix})).first()
     return None if row is None else (row[0], row[1], row[2])

@@ -45,12 +45,16 @@ async def upload_photo(sha256: str, request: Request, session: SessionDep, gatew
 @router.get("/photos/{sha256}", tags=["bureau"], response_class=Response,
             responses={200: {"content": {"image/jpeg": {}, "image/png": {}}}})
 async def get_photo(sha256: str, session: SessionDep, staff: StaffDep) -> Response:
-    """The bytes of a photo sent by an enterprise in the caller's jurisdiction."""
-    found = await repository.get(session, sha256) if SHA256_RE.match(sha256) else None
+    """The bytes of a photo that an enterprise in the caller's jurisdiction uploaded or named in a record."""
+    found = await repository.get(session, sha256, region_prefix=staff.region_prefix) if SHA256_RE.match(sha256) \
+        else None
     if found is None:
         raise NotFound("no such photo", code="unknown_photo")
-    if not staff.sees(found[2]):
-        raise Forbidden("the photo's enterprise is outside your jurisdiction", code="outside_jurisdiction")
-    content_type, data, _ = found
-    # Content-addressed: the bytes under this name can never change.
-    return Response(data, media_type=content_type, headers={"Cache-Control": "private, max-age=31536000, immutable"})
+    content_type, data, in_jurisdiction = found
+    if not in_jurisdiction:
+        raise Forbidden("no enterprise in your jurisdiction uploaded or named this photo",
+                        code="outside_jurisdiction")
+    # The type was sniffed from the bytes on arrival; the headers keep any browser from reading it as more.
+    extension = "png" if content_type == "image/png" else "jpg"
+    return Response(data, media_type=content_type,
+                    headers={"Content-Disposition": f'inline; filename="{sha256}.{extension}"'})

@@ -64,6 +64,8 @@ async def store_and_find_missing(session: AsyncSession, *, enterprise_id: int, b
     await _resolve(session, new)
     missing = await repository.missing(session, enterprise_id=enterprise_id,
                                        sha256s=referenced - bundle.inline.keys())
+    # After the photo rows, as an upload does (store, then link): one lock order, no deadlock.
+    await repository.link(session, enterprise_id=enterprise_id, sha256s=referenced | bundle.inline.keys())
     return missing, sum(len(bundle.inline[sha256][1]) for sha256 in new)
 
 
@@ -81,6 +83,7 @@ async def put_photo(session: AsyncSession, *, enterprise_id: int, sha256: str, d
                             detail={"expected": sha256, "actual": actual})
     new = await repository.store(session, enterprise_id=enterprise_id, photos=[(sha256, content_type, data)])
     await _resolve(session, new)
+    await repository.link(session, enterprise_id=enterprise_id, sha256s=[sha256])
     return bool(new)
 
 

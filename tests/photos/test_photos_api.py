@@ -151,3 +151,59 @@ async def test_a_named_photo_is_a_placeholder_until_its_bytes_arrive(client, eng
     assert stored.status_code == 201 and stored.json()["stored"] is True
     assert await scalar(engine, "SELECT count(*) FROM movement WHERE enterprise_id = :e "
                                 "AND :h = ANY(missing_photos)", e=plant.id, h=sha256_hex(data)) == 0
+
+
+async def staff(engine, region: str) -> dict[str, str]:
+    from service.auth.service import add_staff
+    from service.db import create_sessionmaker
+
+    async with create_sessionmaker(engine)() as session:
+        token = await add_staff(session, name="核查员", role="viewer", region_prefix=region)
+        await session.commit()
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def test_a_photo_is_readable_by_every_bureau_whose_plant_uploaded_or_named_it(client, engine):
+    from tests.conftest import register
+
+    tangshan = await register(engine, region_code="130203")  # names the photo first, never uploads it
+    beijing = await register(engine, region_code="110105")  # uploads it
+    shanxi = await register(engine, region_code="140105")  # neither
+    data = png_bytes()
+    named = await client.post("/api/v1/movements", headers=tangshan.auth,
+                              json=batch(tangshan, movement(passPhoto=f"sha256:{sha256_hex(data)}")))
+    assert named.json()["accepted"] == 1
+    assert (await put(client, beijing, data)).status_code == 201
+    for region in ("13", "11"):
+        response = await client.get(f"/api/v1/photos/{sha256_hex(data)}", headers=await staff(engine, region))
+        assert response.status_code == 200 and response.content == data, region
+    outside = await client.get(f"/api/v1/photos/{sha256_hex(data)}", headers=await staff(engine, "14"))
+    assert outside.status_code == 403 and outside.json()["error"] == "outside_jurisdiction"
+    assert shanxi.code  # registered, but its bureau sees nothing of the photo
+
+
+async def test_an_earlier_version_naming_a_photo_still_grants_it(client, engine, plant):
+    from tests.conftest import register
+
+    data = png_bytes()
+    uploader = await register(engine, region_code="110105")
+    await put(client, uploader, data)
+    record = movement(passPhoto=f"sha256:{sha256_hex(data)}")
+    await client.post("/api/v1/movements", json=batch(plant, record), headers=plant.auth)
+    corrected = {**record, "passPhoto": f"sha256:{'1' * 64}"}
+    assert (await client.post("/api/v1/movements", json=batch(plant, corrected), headers=plant.auth)).json()[
+        "updated"] == 1
+    response = await client.get(f"/api/v1/photos/{sha256_hex(data)}", headers=await staff(engine, "1302"))
+    assert response.status_code == 200
+
+
+async def test_a_photo_is_served_so_no_browser_runs_it(client, engine, plant):
+    disguised = b"\xff\xd8\xff<html><script>alert(document.cookie)</script></html>"
+    assert (await put(client, plant, disguised, content_type="image/jpeg")).status_code == 201
+    response = await client.get(f"/api/v1/photos/{sha256_hex(disguised)}", headers=await staff(engine, "13"))
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "image/jpeg"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert "sandbox" in response.headers["content-security-policy"]
+    assert response.headers["content-disposition"] == f'inline; filename="{sha256_hex(disguised)}.jpg"'
+    assert response.headers["cache-control"] == "no-store"
