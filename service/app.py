@@ -18,10 +18,10 @@ from service.db import create_engine, create_sessionmaker
 from service.errors import ServiceUnavailable, install_error_handlers
 from service.http_guard import HttpGuardMiddleware
 from service.ingest.router import router as ingest_router
+from service.limits import InFlightLimiter, RateLimiter
 from service.observability import ObservabilityMiddleware
 from service.photos.router import router as photos_router
 from service.queries.router import router as queries_router
-from service.ratelimit import RateLimiter
 from service.reports.router import router as reports_router
 from service.stats.router import router as stats_router
 
@@ -87,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
+    app.state.in_flight = InFlightLimiter(settings.max_requests_in_flight_per_enterprise)
     install_error_handlers(app, retry_after_seconds=settings.retry_after_seconds)
     app.add_middleware(HttpGuardMiddleware)
     app.add_middleware(ObservabilityMiddleware)  # added last: outermost, sees every final status

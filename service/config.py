@@ -16,9 +16,16 @@ class Settings(BaseSettings):
     database_url: str = Field(default="", validation_alias=AliasChoices("DATABASE_URL", "HJ1321_DATABASE_URL"))
     data_dir: Path = Path("var")
     db_pool_size: int = 10
-    db_pool_timeout_seconds: float = 10.0
+    # Every wait on the database is bounded; past a bound the answer is 503 + Retry-After, never a hang.
+    db_pool_timeout_seconds: float = 5.0
+    db_lock_timeout_seconds: float = 5.0
+    db_statement_timeout_seconds: float = 60.0
 
     max_body_bytes: int = 16 * 1024 * 1024
+    # A body that has not arrived in full by then gets 408: a stalled upload cannot keep its place.
+    body_timeout_seconds: float = 60.0
+    # Requests of one enterprise in flight at once (per worker); more get 429. 0 turns the limit off.
+    max_requests_in_flight_per_enterprise: int = 8
     max_batch_records: int = 500
     max_photo_bytes: int = 2 * 1024 * 1024
     max_inline_photo_bytes: int = 1024 * 1024

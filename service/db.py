@@ -1,5 +1,6 @@
 import time
 from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -28,6 +29,13 @@ def create_engine(settings: Settings) -> AsyncEngine:
         max_overflow=0,
         pool_timeout=settings.db_pool_timeout_seconds,
         pool_pre_ping=False,
+        # Record ids and contents never reach the log through a failed statement's parameters.
+        hide_parameters=True,
+        connect_args={"server_settings": {
+            # A table locked by a migration or an operator, or a runaway query, answers 503 in bounded time.
+            "lock_timeout": str(int(settings.db_lock_timeout_seconds * 1000)),
+            "statement_timeout": str(int(settings.db_statement_timeout_seconds * 1000)),
+        }},
     )
     event.listen(engine.sync_engine, "checkout", lambda *_: metrics.DB_POOL_IN_USE.inc())
     event.listen(engine.sync_engine, "checkin", lambda *_: metrics.DB_POOL_IN_USE.dec())
@@ -54,7 +62,18 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 # scope="function" runs the commit before the response is sent, so a failed commit is a 5xx.
+# Routes declare it after their credential and body, so no connection is held while those arrive.
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+@asynccontextmanager
+async def own_transaction(request: Request) -> AsyncIterator[AsyncSession]:
+    """A short transaction of its own, committed at once: for looking up a credential and noting it was
+    used, which must hold neither a connection nor a row lock while the request goes on."""
+    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    async with sessionmaker() as session:
+        yield session
+        await session.commit()
 
 
 async def run_sql(session: AsyncSession, statement: TextClause, params: Mapping[str, Any]) -> Result[*tuple[Any, ...]]:

@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -64,6 +65,18 @@ class Unprocessable(ServiceError):
     code = "invalid_envelope"
 
 
+class RequestTimeout(ServiceError):
+    status_code = 408
+    code = "body_timeout"
+
+
+class ClientClosedRequest(ServiceError):
+    """The client went away before its body arrived; nobody reads the answer, the access log notes it."""
+
+    status_code = 499
+    code = "client_closed_request"
+
+
 class TooManyRequests(ServiceError):
     status_code = 429
     code = "rate_limited"
@@ -80,18 +93,30 @@ def error_response(status_code: int, code: str, message: str, detail: Any = None
     return Response(body, status_code=status_code, media_type="application/json", headers=headers)
 
 
-def is_database_unavailable(exc: BaseException) -> bool:
-    """Connection-level failures (server down, refused, pool exhausted), as opposed to a bad statement."""
-    # OSError covers refused, reset and missing-socket connections; TimeoutError a pool that waited too long.
-    if isinstance(exc, (OSError, TimeoutError, asyncpg.exceptions.PostgresConnectionError,
-                        asyncpg.exceptions.CannotConnectNowError, asyncpg.exceptions.TooManyConnectionsError)):
-        return True
-    if isinstance(exc, (OperationalError, InterfaceError)):
-        return True
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    cause = exc.__cause__ or exc.__context__
-    return cause is not None and cause is not exc and is_database_unavailable(cause)
+# SQLSTATEs that say "not now" rather than "never": a wait bounded by lock_timeout or statement_timeout
+# ran out, a deadlock or serialization conflict was broken, the server is starting or shutting down.
+# The same request can succeed later, so they are 503 + Retry-After.
+_BUSY_SQLSTATES = frozenset({"55P03", "57014", "40P01", "40001", "53300", "57P01", "57P02", "57P03"})
+
+
+def database_failure(exc: BaseException) -> str | None:
+    """"busy" (a bounded wait ran out), "unavailable" (cannot reach it), or None for any other error."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    # A pool that waited its whole timeout: every connection is busy.
+    if any(isinstance(e, PoolTimeoutError) or getattr(e, "sqlstate", None) in _BUSY_SQLSTATES for e in chain):
+        return "busy"
+    for e in chain:
+        # OSError covers refused, reset and missing-socket connections.
+        if isinstance(e, (OSError, TimeoutError, asyncpg.exceptions.PostgresConnectionError,
+                          asyncpg.exceptions.InterfaceError, OperationalError, InterfaceError)):
+            return "unavailable"
+        if isinstance(e, DBAPIError) and e.connection_invalidated:
+            return "unavailable"
+    return None
 
 
 def install_error_handlers(app: FastAPI, *, retry_after_seconds: int) -> None:
@@ -114,10 +139,13 @@ def install_error_handlers(app: FastAPI, *, retry_after_seconds: int) -> None:
 
 
 def unexpected_error_response(exc: BaseException, *, retry_after_seconds: int) -> Response:
-    if is_database_unavailable(exc):
-        logger.warning("database unavailable: %s", exc)
-        return error_response(503, "database_unavailable",
-                              "the database is unavailable; nothing was stored, retry later", None,
+    failure = database_failure(exc)
+    if failure is not None:
+        # One line, no traceback: an outage must not bury the log; statements' parameters are hidden.
+        logger.warning("database %s: %s", failure, type(exc).__name__)
+        message = ("the database is unavailable" if failure == "unavailable"
+                   else "the database is busy (a bounded wait ran out)")
+        return error_response(503, f"database_{failure}", f"{message}; nothing was stored, retry later", None,
                               {"Retry-After": str(retry_after_seconds)})
     logger.error("unhandled error", exc_info=exc)
     return error_response(500, "internal_error", "internal error; nothing was stored", None)

@@ -1,28 +1,42 @@
+"""Who is calling, resolved before anything else of a request: in a transaction of its own, so a
+credential check never holds a connection or a row lock while the body arrives or the work runs."""
+
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
 from service.auth.service import Gateway, Staff, authenticate_gateway, authenticate_staff
-from service.db import SessionDep
+from service.db import own_transaction
 from service.errors import TooManyRequests
 
 
-async def require_gateway(request: Request, session: SessionDep,
-                          authorization: Annotated[str | None, Header()] = None) -> Gateway:
+async def require_gateway(request: Request,
+                          authorization: Annotated[str | None, Header()] = None) -> AsyncIterator[Gateway]:
     settings = request.app.state.settings
-    gateway = await authenticate_gateway(session, authorization=authorization, now=datetime.now(UTC),
-                                         last_seen_resolution_seconds=settings.last_seen_resolution_seconds)
+    async with own_transaction(request) as session:
+        gateway = await authenticate_gateway(session, authorization=authorization, now=datetime.now(UTC),
+                                             last_seen_resolution_seconds=settings.last_seen_resolution_seconds)
     request.state.enterprise_code = gateway.enterprise_code  # for the access log and last-seen metric
     wait = request.app.state.rate_limiter.retry_after(gateway.enterprise_id)
     if wait:
         raise TooManyRequests(f"too many requests from enterprise {gateway.enterprise_code}; retry in {wait} s",
                               headers={"Retry-After": str(wait)})
-    return gateway
+    in_flight = request.app.state.in_flight
+    if not in_flight.enter(gateway.enterprise_id):
+        raise TooManyRequests(f"enterprise {gateway.enterprise_code} has {in_flight.limit} requests in flight "
+                              f"already; retry when one has been answered", code="too_many_in_flight",
+                              headers={"Retry-After": "1"})
+    try:
+        yield gateway
+    finally:
+        in_flight.leave(gateway.enterprise_id)
 
 
-async def require_staff(session: SessionDep, authorization: Annotated[str | None, Header()] = None) -> Staff:
-    return await authenticate_staff(session, authorization=authorization)
+async def require_staff(request: Request, authorization: Annotated[str | None, Header()] = None) -> Staff:
+    async with own_transaction(request) as session:
+        return await authenticate_staff(session, authorization=authorization)
 
 
 GatewayDep = Annotated[Gateway, Depends(require_gateway)]

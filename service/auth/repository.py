@@ -9,15 +9,18 @@ from service.db import run_sql
 from service.enterprises.models import Enterprise
 
 # One round trip on every gateway request: find the key's enterprise and note that it was seen.
-# last_seen_at is written at most once per resolution window, so concurrent batches of one plant
-# rarely queue on the enterprise row.
+# last_seen_at is written at most once per resolution window, and SKIP LOCKED: bookkeeping never waits
+# on the enterprise row (a heartbeat or an admin may hold it); the next request will note it instead.
 _GATEWAY_SEEN = text("""
     WITH found AS (
         SELECT e.id, e.code, e.last_seen_at FROM gateway_key AS g JOIN enterprise AS e ON e.id = g.enterprise_id
         WHERE g.key_hash = :key_hash AND g.revoked_at IS NULL
+    ), stale AS (
+        SELECT enterprise.id FROM enterprise JOIN found ON found.id = enterprise.id
+        WHERE found.last_seen_at IS NULL OR found.last_seen_at < :stale_before
+        FOR NO KEY UPDATE OF enterprise SKIP LOCKED
     ), touched AS (
-        UPDATE enterprise SET last_seen_at = :now FROM found
-        WHERE enterprise.id = found.id AND (found.last_seen_at IS NULL OR found.last_seen_at < :stale_before)
+        UPDATE enterprise SET last_seen_at = :now FROM stale WHERE enterprise.id = stale.id
     )
     SELECT id, code FROM found
 """)

@@ -10,7 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.auth.dependencies import GatewayDep
 from service.auth.service import Gateway
-from service.body import read_json
+from service.body import JsonBody
 from service.db import SessionDep
 from service.enterprises import service as enterprises
 from service.ingest.kinds import (
@@ -31,9 +31,9 @@ def _json(content: Any, status_code: int = 200) -> Response:
     return Response(orjson.dumps(content), status_code=status_code, media_type="application/json")
 
 
-async def _post_batch(kind: RecordKind, request: Request, session: AsyncSession, gateway: Gateway) -> Response:
+async def _post_batch(kind: RecordKind, request: Request, gateway: Gateway, body: Any,
+                      session: AsyncSession) -> Response:
     settings = request.app.state.settings
-    body = await read_json(request, settings.max_body_bytes)
     records = records_of(body, enterprise_code=gateway.enterprise_code, max_records=settings.max_batch_records)
     outcome = await ingest_batch(session, kind=kind, enterprise_id=gateway.enterprise_id, records=records,
                                  settings=settings, now=datetime.now(UTC))
@@ -42,34 +42,38 @@ async def _post_batch(kind: RecordKind, request: Request, session: AsyncSession,
 
 
 @router.post("/movements", openapi_extra=batch_body("movements"), responses=batch_responses)
-async def post_movements(request: Request, session: SessionDep, gateway: GatewayDep) -> Response:
+async def post_movements(request: Request, gateway: GatewayDep, body: JsonBody,
+                         session: SessionDep) -> Response:
     """Upload 进出厂运输车辆记录 (vehicle movements): 1-500 per batch, a verdict for each."""
-    return await _post_batch(MOVEMENTS, request, session, gateway)
+    return await _post_batch(MOVEMENTS, request, gateway, body, session)
 
 
 @router.post("/inplant-vehicles", openapi_extra=batch_body("inplant-vehicles"), responses=batch_responses)
-async def post_inplant_vehicles(request: Request, session: SessionDep, gateway: GatewayDep) -> Response:
+async def post_inplant_vehicles(request: Request, gateway: GatewayDep, body: JsonBody,
+                                session: SessionDep) -> Response:
     """Register or update 厂内运输车辆 (in-plant vehicle ledger entries), keyed by envRegCode."""
-    return await _post_batch(INPLANT_VEHICLES, request, session, gateway)
+    return await _post_batch(INPLANT_VEHICLES, request, gateway, body, session)
 
 
 @router.post("/nonroad-machinery", openapi_extra=batch_body("nonroad-machinery"), responses=batch_responses)
-async def post_nonroad_machinery(request: Request, session: SessionDep, gateway: GatewayDep) -> Response:
+async def post_nonroad_machinery(request: Request, gateway: GatewayDep, body: JsonBody,
+                                 session: SessionDep) -> Response:
     """Register or update 非道路移动机械 (non-road machinery ledger entries), keyed by envRegCode."""
-    return await _post_batch(NONROAD_MACHINERY, request, session, gateway)
+    return await _post_batch(NONROAD_MACHINERY, request, gateway, body, session)
 
 
 @router.post("/clean-transport-volumes", openapi_extra=batch_body("clean-transport-volumes"),
              responses=batch_responses)
-async def post_clean_transport_volumes(request: Request, session: SessionDep, gateway: GatewayDep) -> Response:
+async def post_clean_transport_volumes(request: Request, gateway: GatewayDep, body: JsonBody,
+                                       session: SessionDep) -> Response:
     """Upload 清洁方式运输量 (rail, water, pipeline and belt tonnes), keyed by recordId."""
-    return await _post_batch(CLEAN_TRANSPORT_VOLUMES, request, session, gateway)
+    return await _post_batch(CLEAN_TRANSPORT_VOLUMES, request, gateway, body, session)
 
 
 @router.post("/heartbeat")
-async def post_heartbeat(request: Request, session: SessionDep, gateway: GatewayDep) -> Response:
+async def post_heartbeat(request: Request, gateway: GatewayDep, body: JsonBody,
+                         session: SessionDep) -> Response:
     """Tell the service the gateway is alive; the answer carries the server time and the clock skew."""
-    body = await read_json(request, request.app.state.settings.max_body_bytes)
     heartbeat = gateway_document(HeartbeatIn, body, enterprise_code=gateway.enterprise_code, name="heartbeat")
     now = datetime.now(UTC)
     skew = await enterprises.heartbeat(session, enterprise_id=gateway.enterprise_id,

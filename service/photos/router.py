@@ -1,9 +1,10 @@
 """Photo upload: the bytes of a photo that records name by its SHA-256."""
 
 import re
+from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from service.auth.dependencies import GatewayDep, StaffDep
@@ -19,23 +20,28 @@ SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 _ACCEPTED_TYPES = ("image/jpeg", "image/png", "application/octet-stream")
 
 
-@router.put("/photos/{sha256}", status_code=201, tags=["gateway"],
-            responses={200: {"description": "already held"}, 201: {"description": "stored"}},
-            openapi_extra={"requestBody": {"required": True, "content": {
-                t: {"schema": {"type": "string", "format": "binary"}} for t in _ACCEPTED_TYPES}}})
-async def upload_photo(sha256: str, request: Request, session: SessionDep, gateway: GatewayDep) -> Response:
-    """Upload a JPEG or PNG photo (at most 2 MiB) under the SHA-256 of its bytes."""
+async def photo_upload(sha256: str, request: Request, gateway: GatewayDep) -> tuple[str, bytes]:
+    """The path's hash and the uploaded bytes; the cheap checks come before a byte is read."""
     if not SHA256_RE.match(sha256):
         raise Unprocessable("the path must be the photo's SHA-256 as 64 lowercase hex digits",
                             code="invalid_sha256")
     media, _ = media_type(request)
     if media not in _ACCEPTED_TYPES:
-        raise UnsupportedMediaType(f"Content-Type must be image/jpeg or image/png; got {media or 'none'}",
+        raise UnsupportedMediaType(f"Content-Type must be image/jpeg or image/png; got {media[:64] or 'none'}",
                                    code="photo_format")
-    settings = request.app.state.settings
-    data = await read_body(request, settings.max_photo_bytes)
+    return sha256, await read_body(request, request.app.state.settings.max_photo_bytes)
+
+
+@router.put("/photos/{sha256}", status_code=201, tags=["gateway"],
+            responses={200: {"description": "already held"}, 201: {"description": "stored"}},
+            openapi_extra={"requestBody": {"required": True, "content": {
+                t: {"schema": {"type": "string", "format": "binary"}} for t in _ACCEPTED_TYPES}}})
+async def upload_photo(request: Request, gateway: GatewayDep,
+                       upload: Annotated[tuple[str, bytes], Depends(photo_upload)], session: SessionDep) -> Response:
+    """Upload a JPEG or PNG photo (at most 2 MiB) under the SHA-256 of its bytes."""
+    sha256, data = upload
     new = await put_photo(session, enterprise_id=gateway.enterprise_id, sha256=sha256, data=data,
-                          max_bytes=settings.max_photo_bytes)
+                          max_bytes=request.app.state.settings.max_photo_bytes)
     if new:
         request.state.photo_bytes = len(data)
     body = orjson.dumps({"sha256": sha256, "size": len(data), "stored": new})
@@ -44,7 +50,7 @@ async def upload_photo(sha256: str, request: Request, session: SessionDep, gatew
 
 @router.get("/photos/{sha256}", tags=["bureau"], response_class=Response,
             responses={200: {"content": {"image/jpeg": {}, "image/png": {}}}})
-async def get_photo(sha256: str, session: SessionDep, staff: StaffDep) -> Response:
+async def get_photo(sha256: str, staff: StaffDep, session: SessionDep) -> Response:
     """The bytes of a photo that an enterprise in the caller's jurisdiction uploaded or named in a record."""
     found = await repository.get(session, sha256, region_prefix=staff.region_prefix) if SHA256_RE.match(sha256) \
         else None

@@ -15,14 +15,14 @@ router = APIRouter(prefix="/api/v1", tags=["bureau"])
 
 
 @router.get("/enterprises")
-async def list_enterprises(session: SessionDep, staff: StaffDep) -> dict[str, Any]:
+async def list_enterprises(staff: StaffDep, session: SessionDep) -> dict[str, Any]:
     """Enterprises in the caller's jurisdiction, with when their gateways were last heard from."""
     return await service.list_enterprises(session, staff)
 
 
 @router.get("/movements")
 async def list_movements(
-    session: SessionDep, staff: StaffDep,
+    staff: StaffDep, session: SessionDep,
     enterprise_code: Annotated[str | None, Query(alias="enterpriseCode")] = None,
     plate_no: Annotated[str | None, Query(alias="plateNo")] = None,
     from_date: OptionalFromDay = None,
@@ -41,14 +41,14 @@ async def list_movements(
 
 
 @router.get("/movements/{movement_id}/versions")
-async def movement_versions(movement_id: RowId, session: SessionDep, staff: StaffDep) -> dict[str, Any]:
+async def movement_versions(movement_id: RowId, staff: StaffDep, session: SessionDep) -> dict[str, Any]:
     """Every stored version of one movement record, oldest first, each with its receipt time."""
     return await service.movement_versions(session, staff, movement_id)
 
 
 @router.get("/inplant-vehicles")
 async def inplant_vehicles(
-    session: SessionDep, staff: StaffDep,
+    staff: StaffDep, session: SessionDep,
     enterprise_code: Annotated[str | None, Query(alias="enterpriseCode")] = None,
 ) -> dict[str, Any]:
     """The current in-plant vehicle ledger (厂内运输车辆台账) of the enterprises in the jurisdiction."""
@@ -57,7 +57,7 @@ async def inplant_vehicles(
 
 @router.get("/nonroad-machinery")
 async def nonroad_machinery(
-    session: SessionDep, staff: StaffDep,
+    staff: StaffDep, session: SessionDep,
     enterprise_code: Annotated[str | None, Query(alias="enterpriseCode")] = None,
 ) -> dict[str, Any]:
     """The current non-road machinery ledger (非道路移动机械台账) of the enterprises in the jurisdiction."""

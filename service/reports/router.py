@@ -19,7 +19,7 @@ _MEDIA = {"csv": "text/csv; charset=utf-8",
 
 
 @router.get("/reports/daily")
-async def daily_report(day: OnDay, session: SessionDep, staff: StaffDep,
+async def daily_report(day: OnDay, staff: StaffDep, session: SessionDep,
                        region_code: Annotated[str | None, Query(alias="regionCode")] = None) -> dict[str, Any]:
     """统计日报: one row per enterprise of the region on one Beijing day."""
     return await service.daily_report(session, staff=staff, day=day, region_code=region_code)
@@ -28,7 +28,7 @@ async def daily_report(day: OnDay, session: SessionDep, staff: StaffDep,
 @router.get("/exports/movements", response_class=StreamingResponse,
             responses={200: {"content": {media: {} for media in _MEDIA.values()}}})
 async def export_movements(
-    request: Request, session: SessionDep, staff: StaffDep,
+    request: Request, staff: StaffDep, session: SessionDep,
     start: FromDay, end: ToDay,
     enterprise_code: Annotated[str | None, Query(alias="enterpriseCode")] = None,
     export_format: Annotated[Literal["csv", "xlsx"], Query(alias="format")] = "csv",
@@ -49,7 +49,7 @@ async def export_movements(
 
 @router.get("/enterprises/{code}/audit-sample")
 async def audit_sample(
-    code: str, session: SessionDep, staff: StaffDep,
+    code: str, staff: StaffDep, session: SessionDep,
     start: FromDay, end: ToDay,
     n: Annotated[int, Query(ge=1, le=500)] = 10, seed: Annotated[int | None, Query(ge=0)] = None,
 ) -> dict[str, Any]:

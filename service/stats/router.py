@@ -6,7 +6,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from service.auth.dependencies import GatewayDep, StaffDep
-from service.body import read_json
+from service.body import JsonBody
 from service.db import SessionDep
 from service.enterprises.models import Enterprise
 from service.enterprises.repository import by_code
@@ -26,9 +26,8 @@ async def _own_enterprise(session: SessionDep, code: str) -> Enterprise:
 
 
 @router.post("/manifests", tags=["gateway"])
-async def post_manifest(request: Request, session: SessionDep, gateway: GatewayDep) -> dict[str, Any]:
+async def post_manifest(gateway: GatewayDep, body: JsonBody, session: SessionDep) -> dict[str, Any]:
     """Declare how many passes each barrier captured on a day (对账单); answers the day's missing list."""
-    body = await read_json(request, request.app.state.settings.max_body_bytes)
     manifest = gateway_document(ManifestIn, body, enterprise_code=gateway.enterprise_code, name="manifest")
     barriers = [(b.gate_no, b.barrier_no, b.count, b.record_ids) for b in manifest.barriers]
     return await service.save_manifest(session, enterprise=await _own_enterprise(session, gateway.enterprise_code),
@@ -36,24 +35,23 @@ async def post_manifest(request: Request, session: SessionDep, gateway: GatewayD
 
 
 @router.get("/missing", tags=["gateway"])
-async def own_missing(day: OnDay, session: SessionDep,
-                      gateway: GatewayDep) -> dict[str, Any]:
+async def own_missing(day: OnDay, gateway: GatewayDep, session: SessionDep) -> dict[str, Any]:
     """The calling enterprise's 补传 list for a day: manifest ids not received, and seq gaps."""
     return await service.missing(session, enterprise=await _own_enterprise(session, gateway.enterprise_code),
                                  day=day)
 
 
 @router.get("/enterprises/{code}/missing", tags=["bureau"])
-async def enterprise_missing(code: str, day: OnDay, session: SessionDep,
-                             staff: StaffDep) -> dict[str, Any]:
+async def enterprise_missing(code: str, day: OnDay, staff: StaffDep,
+                             session: SessionDep) -> dict[str, Any]:
     """An enterprise's missing record ids and seq gaps for a day."""
     enterprise = await enterprise_in_jurisdiction(session, staff, code)
     return await service.missing(session, enterprise=enterprise, day=day)
 
 
 @router.get("/enterprises/{code}/completeness", tags=["bureau"])
-async def enterprise_completeness(code: str, start: FromDay, end: ToDay, request: Request, session: SessionDep,
-                                  staff: StaffDep) -> dict[str, Any]:
+async def enterprise_completeness(code: str, start: FromDay, end: ToDay, request: Request, staff: StaffDep,
+                                  session: SessionDep) -> dict[str, Any]:
     """Upload completeness (statistics.md §2) per day and in total, each rate with its numerator and denominator."""
     enterprise = await enterprise_in_jurisdiction(session, staff, code)
     return await service.completeness(
@@ -62,8 +60,8 @@ async def enterprise_completeness(code: str, start: FromDay, end: ToDay, request
 
 
 @router.get("/enterprises/{code}/clean-transport", tags=["bureau"])
-async def enterprise_clean_transport(code: str, start: FromDay, end: ToDay, session: SessionDep,
-                                     staff: StaffDep, policy: str = "ule-2024") -> dict[str, Any]:
+async def enterprise_clean_transport(code: str, start: FromDay, end: ToDay, staff: StaffDep,
+                                     session: SessionDep, policy: str = "ule-2024") -> dict[str, Any]:
     """Clean transport (statistics.md §1) over the window, judged against a policy from schemas/policies/."""
     enterprise = await enterprise_in_jurisdiction(session, staff, code)
     return await service.clean_transport(session, enterprise=enterprise, start=start, end=end, policy_id=policy)

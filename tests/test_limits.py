@@ -1,7 +1,7 @@
 import httpx
 
 from service.app import create_app
-from service.ratelimit import RateLimiter
+from service.limits import RateLimiter
 from tests.conftest import register
 from tests.factories import batch, movement
 

@@ -1,0 +1,53 @@
+"""Per-enterprise limits, kept in each worker process: a request rate and a number of requests in flight.
+
+A misbehaving gateway (a resend loop, a clock stuck in the past, uploads that stall half-sent) must
+not crowd out the others. The limits are per process, so with N workers an enterprise may reach N
+times them; they guard against floods, they do not account for quotas.
+"""
+
+import math
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+
+@dataclass
+class RateLimiter:
+    """A token bucket per enterprise."""
+
+    rate_per_second: float
+    burst: int
+    _buckets: dict[int, tuple[float, float]] = field(default_factory=dict)  # key -> (tokens, updated)
+
+    def retry_after(self, key: int) -> int:
+        """0 when the request may go ahead (a token is taken), else whole seconds to wait."""
+        if self.rate_per_second <= 0:
+            return 0
+        now = time.monotonic()
+        tokens, updated = self._buckets.get(key, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + (now - updated) * self.rate_per_second)
+        if tokens >= 1:
+            self._buckets[key] = (tokens - 1, now)
+            return 0
+        self._buckets[key] = (tokens, now)
+        return max(1, math.ceil((1 - tokens) / self.rate_per_second))
+
+
+@dataclass
+class InFlightLimiter:
+    """At most `limit` requests of one enterprise at once; 0 turns the limit off."""
+
+    limit: int
+    _in_flight: Counter[int] = field(default_factory=Counter)
+
+    def enter(self, key: int) -> bool:
+        """Take a place for a request (True), or refuse it (False) when the enterprise has none left."""
+        if self.limit > 0 and self._in_flight[key] >= self.limit:
+            return False
+        self._in_flight[key] += 1
+        return True
+
+    def leave(self, key: int) -> None:
+        self._in_flight[key] -= 1
+        if self._in_flight[key] <= 0:
+            del self._in_flight[key]
