@@ -75,7 +75,7 @@ async def test_fifty_stalled_uploads_hold_no_connection_and_others_still_answer(
 async def test_uploads_past_the_in_flight_cap_get_429_with_retry_after(settings, engine):
     attacker, neighbour = await register(engine), await register(engine)
     release = asyncio.Event()
-    async with serving(settings, max_requests_in_flight_per_enterprise=4) as (client, app):
+    async with serving(settings, max_requests_in_flight_per_enterprise=4) as (client, _):
         body = orjson.dumps(batch(attacker, movement()))
         stalls = [asyncio.create_task(client.post(
             "/api/v1/movements", content=stalled_body(body, release),
