@@ -3,6 +3,7 @@
 import asyncio
 import gc
 import logging
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -15,11 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from service import metrics
 from service.config import Settings, get_settings
 from service.db import create_engine, create_sessionmaker
-from service.errors import ServiceUnavailable, install_error_handlers
+from service.errors import ServiceUnavailable, Unauthorized, install_error_handlers
 from service.http_guard import HttpGuardMiddleware
 from service.ingest.router import router as ingest_router
 from service.limits import InFlightLimiter, RateLimiter
-from service.observability import ObservabilityMiddleware
+from service.observability import ObservabilityMiddleware, configure_logging
 from service.photos.router import router as photos_router
 from service.queries.router import router as queries_router
 from service.reports.router import router as reports_router
@@ -104,7 +105,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/metrics", tags=["operations"], response_class=Response)
     async def prometheus_metrics(request: Request) -> Response:
-        """Prometheus metrics (text exposition format)."""
+        """Prometheus metrics (text exposition format); with HJ1321_METRICS_TOKEN set, only for that bearer."""
+        # The per-plant series (last seen, clock skew) are not for anyone who can reach the port.
+        if settings.metrics_token and not secrets.compare_digest(
+                request.headers.get("authorization", "").encode(), f"Bearer {settings.metrics_token}".encode()):
+            raise Unauthorized("/metrics needs the bearer token set in HJ1321_METRICS_TOKEN", code="missing_key",
+                               headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
         metrics.DATABASE_UP.set(1 if await database_answers(request.app.state.engine) else 0)
         body, content_type = metrics.exposition()
         return Response(body, media_type=content_type)
@@ -118,3 +124,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse({"status": "ready"})
 
     return app
+
+
+def create_served_app() -> FastAPI:
+    """The app as `hj1321 serve` runs it, in its own process or in each worker: JSON logs, then the app."""
+    configure_logging()
+    return create_app()

@@ -86,19 +86,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"  curl -s -X POST {base}/api/v1/movements -H 'Authorization: Bearer {key}' "
               f"-H 'Content-Type: application/json' --data-binary @{sample}")
     print(f"serving on {base} (API docs: {base}/docs)", flush=True)
-    configure_logging()
+    # No Server banner: a scanner learns nothing of what answers.
     options: dict[str, Any] = {"host": args.host, "port": args.port, "ssl_certfile": args.ssl_certfile,
-                               "ssl_keyfile": args.ssl_keyfile, "log_level": "info", "access_log": False}
+                               "ssl_keyfile": args.ssl_keyfile, "log_level": "info", "access_log": False,
+                               "server_header": False}
     if args.workers == 1:
+        configure_logging()
         uvicorn.run(create_app(settings), **options)
         return 0
-    # Workers build their own app from the environment; metrics go through files summed at /metrics.
+    # Workers build their own app (and JSON logging) from the environment; metrics go through files
+    # summed at /metrics.
     os.environ["DATABASE_URL"] = url
     metrics_dir = settings.data_dir.resolve() / "metrics"
     shutil.rmtree(metrics_dir, ignore_errors=True)
     metrics_dir.mkdir(parents=True)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
-    uvicorn.run("service.app:create_app", factory=True, workers=args.workers, **options)
+    uvicorn.run("service.app:create_served_app", factory=True, workers=args.workers, **options)
     return 0
 
 

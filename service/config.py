@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     retention_months: int = 24
     retry_after_seconds: int = 5
     last_seen_resolution_seconds: int = 10
+    # When set, GET /metrics answers only `Authorization: Bearer <metrics_token>`.
+    metrics_token: str = ""
     # Requests per second and burst per enterprise and worker process; 0 turns the limit off.
     rate_limit_per_second: float = 50.0
     rate_limit_burst: int = 200

@@ -10,3 +10,27 @@ async def test_openapi_documents_the_batch_bodies(client):
     assert "passTime" in record["required"] and "enum" in record["properties"]["plateColor"]
     assert record["properties"]["vin"]["anyOf"][0]["enum"] == [None, ""]
     assert spec["paths"]["/api/v1/movements"]["post"]["description"].startswith("Upload 进出厂运输车辆记录")
+
+
+async def test_metrics_can_be_kept_to_a_bearer_token(settings):
+    import httpx
+
+    from service.app import create_app
+
+    app = create_app(settings.model_copy(update={"metrics_token": "scrape-secret"}))
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        assert (await client.get("/metrics")).status_code == 401
+        wrong = await client.get("/metrics", headers={"Authorization": "Bearer guess"})
+        assert wrong.status_code == 401 and wrong.headers["WWW-Authenticate"].startswith("Bearer")
+        right = await client.get("/metrics", headers={"Authorization": "Bearer scrape-secret"})
+        assert right.status_code == 200 and "hj1321_database_up" in right.text
+
+
+async def test_every_answer_carries_the_security_headers(client, plant):
+    for response in (await client.get("/healthz"), await client.get("/api/v1/enterprises"),
+                     await client.post("/api/v1/heartbeat", json={}, headers=plant.auth)):
+        assert response.headers["x-content-type-options"] == "nosniff"
+    api = await client.get("/api/v1/missing", params={"date": "2026-11-10"}, headers=plant.auth)
+    assert api.status_code == 200 and api.headers["cache-control"] == "no-store"
+    assert "default-src 'none'" in api.headers["content-security-policy"]

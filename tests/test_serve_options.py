@@ -1,5 +1,6 @@
 """`hj1321 serve` options that only show on a real socket: TLS, and several worker processes."""
 
+import json
 import ssl
 
 import httpx
@@ -53,3 +54,19 @@ async def test_metrics_are_summed_across_workers(tmp_path, database_url, plant):
         assert len(list((tmp_path / "var" / "metrics").glob("counter_*.db"))) == 2
     finally:
         server.stop()
+
+
+async def test_every_worker_writes_json_request_lines_and_no_server_banner(tmp_path, database_url, plant):
+    server = Server(tmp_path, hj1321_env(DATABASE_URL=database_url, HJ1321_DATA_DIR=str(tmp_path / "var")),
+                    "--workers", "2")
+    try:
+        for _ in range(30):  # new connections, so both workers take some
+            async with httpx.AsyncClient(base_url=server.base) as fresh:
+                response = await fresh.get("/healthz")
+                assert response.status_code == 200 and "server" not in response.headers
+    finally:
+        server.stop()
+    lines = [json.loads(line) for line in server.output().splitlines() if line.startswith("{")]
+    requests = [line for line in lines if line.get("route") == "/healthz"]
+    assert len(requests) == 30
+    assert len({line["pid"] for line in requests}) == 2
