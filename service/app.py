@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from service import metrics
 from service.config import Settings, get_settings
 from service.db import create_engine, create_sessionmaker
-from service.errors import ServiceUnavailable, Unauthorized, install_error_handlers
+from service.errors import ServiceUnavailable, Unauthorized, error_responses, install_error_handlers
 from service.http_guard import HttpGuardMiddleware
 from service.ingest.router import router as ingest_router
 from service.limits import InFlightLimiter, RateLimiter
@@ -103,7 +103,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """The process is up."""
         return {"status": "ok"}
 
-    @app.get("/metrics", tags=["operations"], response_class=Response)
+    @app.get("/metrics", tags=["operations"], response_class=Response,
+             responses={200: {"content": {"text/plain": {}}}, **error_responses(401)})
     async def prometheus_metrics(request: Request) -> Response:
         """Prometheus metrics (text exposition format); with HJ1321_METRICS_TOKEN set, only for that bearer."""
         # The per-plant series (last seen, clock skew) are not for anyone who can reach the port.
@@ -115,7 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         body, content_type = metrics.exposition()
         return Response(body, media_type=content_type)
 
-    @app.get("/readyz", tags=["operations"])
+    @app.get("/readyz", tags=["operations"], responses=error_responses(503))
     async def readyz(request: Request) -> JSONResponse:
         """The database answers; 503 otherwise."""
         if not await database_answers(request.app.state.engine):

@@ -18,6 +18,8 @@ BATCH_SCHEMAS = {
     "nonroad-machinery": "nonroad-machinery.batch.json",
     "clean-transport-volumes": "clean-transport-volumes.batch.json",
 }
+HEARTBEAT_SCHEMA = "heartbeat.json"
+MANIFEST_SCHEMA = "manifest.json"
 
 
 @cache

@@ -8,6 +8,7 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -85,6 +86,48 @@ class TooManyRequests(ServiceError):
 class ServiceUnavailable(ServiceError):
     status_code = 503
     code = "database_unavailable"
+
+
+class ErrorEnvelope(BaseModel):
+    """The body of every request-level failure."""
+
+    error: str = Field(description="a stable, machine-readable code", examples=["invalid_envelope"])
+    message: str = Field(description="a sentence for a person", examples=["records must be a non-empty list"])
+    detail: Any = Field(default=None, description="what exactly was wrong, where there is more to say")
+
+
+_RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before trying again",
+                                "schema": {"type": "integer", "minimum": 1}}}
+_STATUS_TEXT = {
+    400: ("the body is not JSON or not UTF-8, or the URL holds a NUL character", None),
+    401: ("no credential, or an unknown, revoked or expired one", None),
+    403: ("the credential may not do this: another enterprise's data, outside the jurisdiction, "
+          "or the wrong kind of credential", None),
+    404: ("no such enterprise, record or photo (inside the caller's jurisdiction)", None),
+    408: ("the body did not arrive in time; nothing was stored", None),
+    413: ("the body is over the size limit, or a batch holds more than 500 records", None),
+    415: ("the Content-Type is not one this operation takes", None),
+    422: ("a parameter or the envelope is invalid", None),
+    429: ("too many requests from this enterprise (rate or requests in flight)", _RETRY_AFTER),
+    503: ("the database is unavailable or busy; nothing was stored", _RETRY_AFTER),
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the error statuses an operation answers, all with the envelope."""
+    responses: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        description, headers = _STATUS_TEXT[status]
+        responses[status] = {"model": ErrorEnvelope, "description": description}
+        if headers:
+            responses[status]["headers"] = headers
+    return responses
+
+
+# What each kind of operation can answer besides success.
+GATEWAY_WRITE_ERRORS = error_responses(400, 401, 403, 408, 413, 415, 422, 429, 503)
+GATEWAY_READ_ERRORS = error_responses(400, 401, 403, 422, 429, 503)
+STAFF_READ_ERRORS = error_responses(400, 401, 403, 404, 422, 503)
 
 
 def error_response(status_code: int, code: str, message: str, detail: Any = None,

@@ -34,34 +34,32 @@ def is_region_prefix(value: str) -> bool:
     return not value or (value.isdigit() and len(value) in (2, 4, 6))
 
 
-def bearer_secret(authorization: str | None) -> str:
-    if not authorization:
-        raise Unauthorized("an Authorization: Bearer <key> header is required", code="missing_key")
-    scheme, _, secret = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not secret.strip():
-        raise Unauthorized("the Authorization header must be 'Bearer <key>'", code="missing_key")
-    return secret.strip()
+def require_secret(secret: str | None) -> str:
+    if not secret:
+        raise Unauthorized("an Authorization: Bearer <key> header is required", code="missing_key",
+                           headers={"WWW-Authenticate": "Bearer"})
+    return secret
 
 
-async def authenticate_gateway(session: AsyncSession, *, authorization: str | None, now: datetime,
+async def authenticate_gateway(session: AsyncSession, *, secret: str | None, now: datetime,
                                last_seen_resolution_seconds: int) -> Gateway:
-    secret = bearer_secret(authorization)
+    secret = require_secret(secret)
     if secret.startswith(STAFF_PREFIX) and await repository.staff_by_hash(session, hash_secret(secret)):
         raise Forbidden("a staff token cannot call gateway endpoints", code="wrong_credential")
     found = await repository.gateway_seen(session, key_hash=hash_secret(secret), now=now,
                                           stale_before=now - timedelta(seconds=last_seen_resolution_seconds))
     if found is None:
-        raise Unauthorized("unknown or revoked key", code="invalid_key")
+        raise Unauthorized("unknown or revoked key", code="invalid_key", headers={"WWW-Authenticate": "Bearer"})
     return Gateway(enterprise_id=found[0], enterprise_code=found[1])
 
 
-async def authenticate_staff(session: AsyncSession, *, authorization: str | None) -> Staff:
-    secret = bearer_secret(authorization)
+async def authenticate_staff(session: AsyncSession, *, secret: str | None) -> Staff:
+    secret = require_secret(secret)
     if secret.startswith(GATEWAY_PREFIX) and await repository.gateway_by_hash(session, hash_secret(secret)):
         raise Forbidden("a gateway key cannot call bureau endpoints", code="wrong_credential")
     staff = await repository.staff_by_hash(session, hash_secret(secret))
     if staff is None or staff.id is None:
-        raise Unauthorized("unknown or revoked token", code="invalid_key")
+        raise Unauthorized("unknown or revoked token", code="invalid_key", headers={"WWW-Authenticate": "Bearer"})
     return Staff(id=staff.id, name=staff.name, role=staff.role, region_prefix=staff.region_prefix)
 
 

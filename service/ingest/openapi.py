@@ -3,11 +3,16 @@
 from typing import Any
 
 from service.contract import BATCH_SCHEMAS, bundled
+from service.errors import GATEWAY_WRITE_ERRORS
+
+
+def json_body(schema_file: str) -> dict[str, Any]:
+    """The request body of an operation that reads its body itself, as schemas/<schema_file> says."""
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": bundled(schema_file)}}}}
 
 
 def batch_body(kind: str) -> dict[str, Any]:
-    schema = bundled(BATCH_SCHEMAS[kind])
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+    return json_body(BATCH_SCHEMAS[kind])
 
 
 _EXAMPLE = {
@@ -20,17 +25,8 @@ _EXAMPLE = {
              "message": "排放标准 emissionStandard must be one of 0-6, D, X; got \"7\""}]},
     ],
 }
-_ERROR = {"application/json": {"example": {"error": "code", "message": "a sentence", "detail": None}}}
-
 batch_responses: dict[int | str, dict[str, Any]] = {
     200: {"description": "the envelope was valid: a verdict for every record; accepted ones are committed",
           "content": {"application/json": {"example": _EXAMPLE}}},
-    400: {"description": "not JSON or not UTF-8", "content": _ERROR},
-    401: {"description": "no key, unknown or revoked key", "content": _ERROR},
-    403: {"description": "the envelope names another enterprise", "content": _ERROR},
-    413: {"description": "body over the limit or more than 500 records", "content": _ERROR},
-    415: {"description": "Content-Type is not application/json", "content": _ERROR},
-    422: {"description": "envelope invalid", "content": _ERROR},
-    429: {"description": "too many requests from this enterprise; see Retry-After", "content": _ERROR},
-    503: {"description": "database unavailable; nothing stored; see Retry-After", "content": _ERROR},
+    **GATEWAY_WRITE_ERRORS,
 }

@@ -237,7 +237,7 @@ class CleanTransportVolumeIn(RecordIn):
 class ManifestBarrierIn(RecordIn):
     gate_no: GateNo
     barrier_no: GateNo
-    count: Annotated[int, Field(ge=0, le=10_000_000)]
+    count: Annotated[int, BeforeValidator(_integral), Field(ge=0, le=10_000_000)]
     record_ids: Annotated[list[RecordId], Field(max_length=200_000)] = []
 
 

@@ -11,8 +11,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from service.auth.dependencies import GatewayDep
 from service.auth.service import Gateway
 from service.body import JsonBody
+from service.contract import HEARTBEAT_SCHEMA
 from service.db import SessionDep
 from service.enterprises import service as enterprises
+from service.errors import GATEWAY_WRITE_ERRORS
 from service.ingest.kinds import (
     CLEAN_TRANSPORT_VOLUMES,
     INPLANT_VEHICLES,
@@ -20,7 +22,7 @@ from service.ingest.kinds import (
     NONROAD_MACHINERY,
     RecordKind,
 )
-from service.ingest.openapi import batch_body, batch_responses
+from service.ingest.openapi import batch_body, batch_responses, json_body
 from service.ingest.payloads import HeartbeatIn
 from service.ingest.service import gateway_document, ingest_batch, records_of
 
@@ -70,7 +72,7 @@ async def post_clean_transport_volumes(request: Request, gateway: GatewayDep, bo
     return await _post_batch(CLEAN_TRANSPORT_VOLUMES, request, gateway, body, session)
 
 
-@router.post("/heartbeat")
+@router.post("/heartbeat", openapi_extra=json_body(HEARTBEAT_SCHEMA), responses=GATEWAY_WRITE_ERRORS)
 async def post_heartbeat(request: Request, gateway: GatewayDep, body: JsonBody,
                          session: SessionDep) -> Response:
     """Tell the service the gateway is alive; the answer carries the server time and the clock skew."""

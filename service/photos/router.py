@@ -10,7 +10,14 @@ from fastapi.responses import Response
 from service.auth.dependencies import GatewayDep, StaffDep
 from service.body import media_type, read_body
 from service.db import SessionDep
-from service.errors import Forbidden, NotFound, Unprocessable, UnsupportedMediaType
+from service.errors import (
+    GATEWAY_WRITE_ERRORS,
+    STAFF_READ_ERRORS,
+    Forbidden,
+    NotFound,
+    Unprocessable,
+    UnsupportedMediaType,
+)
 from service.photos import repository
 from service.photos.service import put_photo
 
@@ -33,7 +40,7 @@ async def photo_upload(sha256: str, request: Request, gateway: GatewayDep) -> tu
 
 
 @router.put("/photos/{sha256}", status_code=201, tags=["gateway"],
-            responses={200: {"description": "already held"}, 201: {"description": "stored"}},
+            responses={200: {"description": "already held"}, 201: {"description": "stored"}, **GATEWAY_WRITE_ERRORS},
             openapi_extra={"requestBody": {"required": True, "content": {
                 t: {"schema": {"type": "string", "format": "binary"}} for t in _ACCEPTED_TYPES}}})
 async def upload_photo(request: Request, gateway: GatewayDep,
@@ -49,7 +56,7 @@ async def upload_photo(request: Request, gateway: GatewayDep,
 
 
 @router.get("/photos/{sha256}", tags=["bureau"], response_class=Response,
-            responses={200: {"content": {"image/jpeg": {}, "image/png": {}}}})
+            responses={200: {"content": {"image/jpeg": {}, "image/png": {}}}, **STAFF_READ_ERRORS})
 async def get_photo(sha256: str, staff: StaffDep, session: SessionDep) -> Response:
     """The bytes of a photo that an enterprise in the caller's jurisdiction uploaded or named in a record."""
     found = await repository.get(session, sha256, region_prefix=staff.region_prefix) if SHA256_RE.match(sha256) \

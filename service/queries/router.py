@@ -6,12 +6,13 @@ from fastapi import APIRouter, Query
 
 from service.auth.dependencies import StaffDep
 from service.db import SessionDep
+from service.errors import STAFF_READ_ERRORS
 from service.ingest.kinds import INPLANT_VEHICLES, NONROAD_MACHINERY
 from service.params import OptionalFromDay, OptionalToDay, RowId
 from service.queries import service
 from service.queries.service import MovementFilters
 
-router = APIRouter(prefix="/api/v1", tags=["bureau"])
+router = APIRouter(prefix="/api/v1", tags=["bureau"], responses=STAFF_READ_ERRORS)
 
 
 @router.get("/enterprises")

@@ -7,12 +7,13 @@ from fastapi.responses import StreamingResponse
 
 from service.auth.dependencies import StaffDep
 from service.db import SessionDep
+from service.errors import STAFF_READ_ERRORS
 from service.params import FromDay, OnDay, ToDay
 from service.queries.repository import enterprises_in
 from service.queries.service import enterprise_in_jurisdiction
 from service.reports import service
 
-router = APIRouter(prefix="/api/v1", tags=["bureau"])
+router = APIRouter(prefix="/api/v1", tags=["bureau"], responses=STAFF_READ_ERRORS)
 
 _MEDIA = {"csv": "text/csv; charset=utf-8",
           "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}

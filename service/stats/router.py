@@ -7,9 +7,12 @@ from fastapi import APIRouter, Request
 
 from service.auth.dependencies import GatewayDep, StaffDep
 from service.body import JsonBody
+from service.contract import MANIFEST_SCHEMA
 from service.db import SessionDep
 from service.enterprises.models import Enterprise
 from service.enterprises.repository import by_code
+from service.errors import GATEWAY_READ_ERRORS, GATEWAY_WRITE_ERRORS, STAFF_READ_ERRORS
+from service.ingest.openapi import json_body
 from service.ingest.payloads import ManifestIn
 from service.ingest.service import gateway_document
 from service.params import FromDay, OnDay, ToDay
@@ -25,7 +28,8 @@ async def _own_enterprise(session: SessionDep, code: str) -> Enterprise:
     return enterprise
 
 
-@router.post("/manifests", tags=["gateway"])
+@router.post("/manifests", tags=["gateway"], openapi_extra=json_body(MANIFEST_SCHEMA),
+             responses=GATEWAY_WRITE_ERRORS)
 async def post_manifest(gateway: GatewayDep, body: JsonBody, session: SessionDep) -> dict[str, Any]:
     """Declare how many passes each barrier captured on a day (对账单); answers the day's missing list."""
     manifest = gateway_document(ManifestIn, body, enterprise_code=gateway.enterprise_code, name="manifest")
@@ -34,14 +38,14 @@ async def post_manifest(gateway: GatewayDep, body: JsonBody, session: SessionDep
                                        day=manifest.manifest_date, barriers=barriers, now=datetime.now(UTC))
 
 
-@router.get("/missing", tags=["gateway"])
+@router.get("/missing", tags=["gateway"], responses=GATEWAY_READ_ERRORS)
 async def own_missing(day: OnDay, gateway: GatewayDep, session: SessionDep) -> dict[str, Any]:
     """The calling enterprise's 补传 list for a day: manifest ids not received, and seq gaps."""
     return await service.missing(session, enterprise=await _own_enterprise(session, gateway.enterprise_code),
                                  day=day)
 
 
-@router.get("/enterprises/{code}/missing", tags=["bureau"])
+@router.get("/enterprises/{code}/missing", tags=["bureau"], responses=STAFF_READ_ERRORS)
 async def enterprise_missing(code: str, day: OnDay, staff: StaffDep,
                              session: SessionDep) -> dict[str, Any]:
     """An enterprise's missing record ids and seq gaps for a day."""
@@ -49,7 +53,7 @@ async def enterprise_missing(code: str, day: OnDay, staff: StaffDep,
     return await service.missing(session, enterprise=enterprise, day=day)
 
 
-@router.get("/enterprises/{code}/completeness", tags=["bureau"])
+@router.get("/enterprises/{code}/completeness", tags=["bureau"], responses=STAFF_READ_ERRORS)
 async def enterprise_completeness(code: str, start: FromDay, end: ToDay, request: Request, staff: StaffDep,
                                   session: SessionDep) -> dict[str, Any]:
     """Upload completeness (statistics.md §2) per day and in total, each rate with its numerator and denominator."""
@@ -59,7 +63,7 @@ async def enterprise_completeness(code: str, start: FromDay, end: ToDay, request
         timeliness_window_seconds=request.app.state.settings.timeliness_window_seconds)
 
 
-@router.get("/enterprises/{code}/clean-transport", tags=["bureau"])
+@router.get("/enterprises/{code}/clean-transport", tags=["bureau"], responses=STAFF_READ_ERRORS)
 async def enterprise_clean_transport(code: str, start: FromDay, end: ToDay, staff: StaffDep,
                                      session: SessionDep, policy: str = "ule-2024") -> dict[str, Any]:
     """Clean transport (statistics.md §1) over the window, judged against a policy from schemas/policies/."""

@@ -9,7 +9,7 @@ import pytest
 from service.cli import RECORD_SCHEMAS
 from service.contract import BATCH_SCHEMAS, bundled, validator
 from service.ingest.kinds import KINDS
-from service.ingest.payloads import validate_record
+from service.ingest.payloads import HeartbeatIn, ManifestIn, validate_record
 from tests.factories import inplant_vehicle, movement, nonroad_machinery, volume
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
@@ -130,3 +130,32 @@ def test_code_tables_label_every_code():
     assert EMISSION_STANDARD.label("6") == "国VI" and EMISSION_STANDARD.label("D") == "电动/新能源"
     assert PLATE_COLOR.label("6") == "黄绿 (新能源大型车)"
     assert EMISSION_STANDARD.describe() == "0-6, D, X"
+
+
+def _manifest(**barrier):
+    return {"enterpriseCode": "91130203MA0EXAMPLE", "date": "2026-11-20",
+            "barriers": [{"gateNo": "1", "barrierNo": "01", "count": 3, **barrier}]}
+
+
+DOCUMENTS = [
+    ("heartbeat.json", HeartbeatIn, {"enterpriseCode": "91130203MA0EXAMPLE", "sentAt": "2026-11-20 08:00:00"}),
+    ("heartbeat.json", HeartbeatIn, {"enterpriseCode": "91130203MA0EXAMPLE", "sentAt": "0001-01-01T00:00:00Z"}),
+    ("heartbeat.json", HeartbeatIn, {"enterpriseCode": "91130203MA0EXAMPLE"}),
+    ("heartbeat.json", HeartbeatIn, {"enterpriseCode": "short", "sentAt": "2026-11-20 08:00:00"}),
+    ("manifest.json", ManifestIn, _manifest()),
+    ("manifest.json", ManifestIn, _manifest(recordIds=["R1", "R2"])),
+    ("manifest.json", ManifestIn, _manifest(recordIds=["R 1"])),
+    ("manifest.json", ManifestIn, _manifest(count=-1)),
+    ("manifest.json", ManifestIn, _manifest(count=2.0)),
+    ("manifest.json", ManifestIn, _manifest(count="3")),
+    ("manifest.json", ManifestIn, _manifest(gateNo="1-1")),
+    ("manifest.json", ManifestIn, {**_manifest(), "barriers": []}),
+    ("manifest.json", ManifestIn, {**_manifest(), "date": "2026-02-30"}),
+]
+
+
+@pytest.mark.parametrize("schema,model,document", DOCUMENTS)
+def test_heartbeat_and_manifest_schemas_agree_with_the_models(schema, model, document):
+    by_schema = not list(validator(schema).iter_errors(document))
+    by_model = not isinstance(validate_record(model, document), list)
+    assert by_schema == by_model, (schema, document)
