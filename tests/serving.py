@@ -35,10 +35,10 @@ class Server:
     """`hj1321 serve` in a subprocess, waited for until /readyz answers, stopped with Ctrl-C."""
 
     def __init__(self, cwd: Path, env: dict[str, str], *extra: str, scheme: str = "http",
-                 verify: str | bool = True) -> None:
-        self.port = free_port()
+                 verify: str | bool = True, port: int | None = None) -> None:
+        self.port = port or free_port()
         self.base = f"{scheme}://127.0.0.1:{self.port}"
-        self.log = cwd / "serve.log"
+        self.log = cwd / f"serve-{self.port}-{time.monotonic_ns()}.log"
         self._log_file = self.log.open("w")
         self.process = subprocess.Popen([*HJ1321, "serve", "--port", str(self.port), *extra], cwd=cwd, env=env,
                                         stdout=self._log_file, stderr=subprocess.STDOUT, text=True)
@@ -57,6 +57,12 @@ class Server:
 
     def output(self) -> str:
         return self.log.read_text()
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no flush, as a power cut would leave it."""
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+        self._log_file.close()
 
     def stop(self) -> None:
         self.process.send_signal(signal.SIGINT)

