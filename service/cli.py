@@ -89,7 +89,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # No Server banner: a scanner learns nothing of what answers.
     options: dict[str, Any] = {"host": args.host, "port": args.port, "ssl_certfile": args.ssl_certfile,
                                "ssl_keyfile": args.ssl_keyfile, "log_level": "info", "access_log": False,
-                               "server_header": False}
+                               "server_header": False,
+                               # A stop or restart does not wait out stalled uploads (they would take
+                               # the whole body deadline); what is cut short was never acknowledged.
+                               "timeout_graceful_shutdown": 10}
     if args.workers == 1:
         configure_logging()
         uvicorn.run(create_app(settings), **options)
