@@ -108,8 +108,8 @@ async def attacker(port: int, code: str, key: str, connections: int, stop: async
 
 
 def summary(name: str, latencies: list[float], statuses: Counter[int]) -> str:
-    return (f"{name}: {len(latencies)} requests, statuses {dict(statuses)}, p50 {percentile(latencies, 0.5) * 1000:.1f} "
-            f"ms, p99 {percentile(latencies, 0.99) * 1000:.1f} ms")
+    return (f"{name}: {len(latencies)} requests, statuses {dict(statuses)}, "
+            f"p50 {percentile(latencies, 0.5) * 1000:.1f} ms, p99 {percentile(latencies, 0.99) * 1000:.1f} ms")
 
 
 async def main_async(args: argparse.Namespace, workdir: Path, dsn: str) -> None:
@@ -139,7 +139,8 @@ async def main_async(args: argparse.Namespace, workdir: Path, dsn: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rate", type=int, default=100, help="requests per second from the other plants and the bureau")
+    parser.add_argument("--rate", type=int, default=100,
+                        help="requests per second from the other plants and the bureau")
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--stalled", type=int, default=50, help="stalled uploads the attacking plant keeps open")
     args = parser.parse_args()
