@@ -6,6 +6,7 @@ One mechanism (validate, check, dedupe, version) serves all four; what differs l
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import Table
@@ -65,6 +66,12 @@ class RecordKind:
     reports_late: bool = False
     day_column: str | None = None  # the Beijing day a record counts on, for the day statistics
     hash_excludes: frozenset[str] = field(default_factory=frozenset)
+
+    @cached_property
+    def content_items(self) -> tuple[tuple[str, str], ...]:
+        """(JSON name, attribute) of every item that makes up the record's content hash."""
+        return tuple((field.alias or name, name) for name, field in self.model.model_fields.items()
+                     if name not in self.hash_excludes)
 
     @property
     def table(self) -> Table:

@@ -5,18 +5,17 @@ what is stored under its key: new (accepted), same content (duplicate) or new co
 the earlier version kept). Several versions of one key inside a batch are applied in order.
 """
 
-import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-import orjson
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.config import Settings
 from service.errors import Forbidden, PayloadTooLarge, Unprocessable
 from service.ingest import repository
+from service.ingest.content import content_digest, receipt
 from service.ingest.kinds import RecordKind
 from service.ingest.payloads import ENTERPRISE_CODE_RE, M, issue, validate_record
 from service.ingest.rules import RuleContext
@@ -63,12 +62,6 @@ def rule_context(settings: Settings, now: datetime) -> RuleContext:
                        retention_months=settings.retention_months)
 
 
-def _content_hash(row: dict[str, Any], excludes: frozenset[str]) -> bytes:
-    # Keys keep the model's field order, so the same content always serialises the same way.
-    content = {k: v for k, v in row.items() if k not in excludes}
-    return hashlib.blake2b(orjson.dumps(content), digest_size=16).digest()
-
-
 def _check(kind: RecordKind, index: int, raw: Any, ctx: RuleContext, photos: PhotoBundle,
            settings: Settings) -> Candidate | list[dict[str, str]]:
     """The record ready to store, or every reason it is rejected."""
@@ -89,7 +82,7 @@ def _check(kind: RecordKind, index: int, raw: Any, ctx: RuleContext, photos: Pho
     if errors:
         return errors
     # Hashed after inline photos became references, so a resend naming the photo by hash is a duplicate.
-    content_hash = _content_hash(row, kind.hash_excludes)
+    content_hash = content_digest(kind.content_items, row)
     warnings = kind.warnings(record)
     row.update(content_hash=content_hash, warnings=warnings, missing_fields=kind.missing(record))
     return Candidate(index=index, key=row[kind.key_column], row=row, photo_refs=refs, warnings=warnings)
@@ -143,8 +136,10 @@ def _changed_days(day_column: str, enterprise_id: int, candidates: list[Candidat
 
 
 def _result(kind: RecordKind, candidate: Candidate, missing: set[str]) -> dict[str, Any]:
+    # The receipt: what the bureau holds under this key, which the gateway can recompute and keep.
     result: dict[str, Any] = {"index": candidate.index, kind.key_field: candidate.key,
-                              "status": candidate.status, "version": candidate.version}
+                              "status": candidate.status, "version": candidate.version,
+                              "contentHash": receipt(candidate.row["content_hash"])}
     if candidate.status == DUPLICATE:
         return result
     if kind.reports_late:

@@ -243,7 +243,8 @@ async def test_ledgers_keep_history_and_retire_entries(client, engine, plant):
     upgraded = (await post(client, plant, "nonroad-machinery",
                            batch(plant, {**machine, "emissionStandard": "D", "fuelType": "C"}))).json()
     assert retired["results"][0] == {"index": 0, "envRegCode": vehicle["envRegCode"], "status": "updated",
-                                     "version": 2, "warnings": retired["results"][0]["warnings"]}
+                                     "version": 2, "warnings": retired["results"][0]["warnings"],
+                                     "contentHash": retired["results"][0]["contentHash"]}
     assert upgraded["results"][0]["status"] == "updated"
     assert await scalar(engine, "SELECT active FROM inplant_vehicle WHERE enterprise_id = :e", e=plant.id) is False
     assert await scalar(engine, "SELECT active FROM inplant_vehicle_version WHERE enterprise_id = :e",

@@ -2,6 +2,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from service.ingest.content import content_digest
 from service.ingest.kinds import MOVEMENTS
 from service.ingest.payloads import BEIJING, MovementIn
 from service.ingest.rules import (
@@ -13,7 +14,6 @@ from service.ingest.rules import (
     movement_warnings,
     vin_check_digit,
 )
-from service.ingest.service import _content_hash
 from tests.factories import movement
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=BEIJING)
@@ -77,6 +77,6 @@ def test_content_hash_ignores_the_reupload_flag_only():
     row = MovementIn.model_validate(movement()).model_dump()
     same = {**row, "reupload": not row["reupload"]}
     other = {**row, "goods_amount": 1.0}
-    excludes = MOVEMENTS.hash_excludes
-    assert _content_hash(row, excludes) == _content_hash(same, excludes)
-    assert _content_hash(row, excludes) != _content_hash(other, excludes)
+    items = MOVEMENTS.content_items
+    assert content_digest(items, row) == content_digest(items, same)
+    assert content_digest(items, row) != content_digest(items, other)
