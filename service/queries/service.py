@@ -104,7 +104,8 @@ def record_item(kind: RecordKind, row: Any, enterprise_code: str) -> dict[str, A
     pending = [issue(photo_items.get(f"sha256:{sha}", ""), "photo_pending",
                      f"photo {sha[:12]}… has not been received yet") for sha in row.missing_photos]
     item.update(receivedAt=_json_value(row.received_at), firstReceivedAt=_json_value(row.first_received_at),
-                version=row.version, contentHash=receipt(row.content_hash), warnings=[*row.warnings, *pending], missingItems=row.missing_fields,
+                version=row.version, contentHash=receipt(row.content_hash), warnings=[*row.warnings, *pending],
+                missingItems=row.missing_fields,
                 complete=not (row.missing_fields or row.missing_photos or row.warnings))
     if kind.reports_late:
         item["late"] = row.late
