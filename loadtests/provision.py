@@ -7,6 +7,7 @@ Uses the same database as `hj1321` (DATABASE_URL, or the embedded server under .
 
 import argparse
 import random
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +28,9 @@ async def register_enterprises(session: Any, count: int, name: str) -> list[tupl
     registered = []
     for number in range(count):
         enterprise, key = await add_enterprise(session, code=enterprise_code(rng), name=f"{name}{number}",
-                                               region_code="130203", industry="steel")
+                                               region_code="130203", industry="steel", now=datetime.now(UTC))
         assert enterprise.id is not None
-        registered.append((enterprise.id, enterprise.code, key))
+        registered.append((enterprise.id, enterprise.code, key.secret))
     return registered
 
 

@@ -8,7 +8,7 @@
    requests per second (open loop), for `--seconds`.
 3. Attack: the same load while one more plant keeps `--stalled` raw connections open, each having
    sent the headers and half of a 200 kB body and then nothing; whenever the service answers one
-   (429, 408) or closes it, the attacker opens another.
+   (429, 408) or closes it, the attacker opens another after the Retry-After it got (`--flood`: at once).
 Prints p50/p99 of both phases and their ratio (target: attack p99 within 2x of quiet). Loopback only,
 bounded in time.
 """
@@ -18,6 +18,7 @@ import asyncio
 import tempfile
 import time
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -36,7 +37,8 @@ async def staff_token(dsn: str) -> str:
 
     engine = create_engine(Settings(database_url=dsn))
     async with create_sessionmaker(engine)() as session:
-        token = await add_staff(session, name="值班员", role="viewer", region_prefix="13")
+        issued = await add_staff(session, name="值班员", role="viewer", region_prefix="13", now=datetime.now(UTC))
+        token = issued.secret
         await session.commit()
     await engine.dispose()
     return token
@@ -74,8 +76,10 @@ async def workload(base: str, plants: list[tuple[int, str, str]], token: str, ra
     return latencies, statuses
 
 
-async def attacker(port: int, code: str, key: str, connections: int, stop: asyncio.Event) -> Counter[str]:
-    """Keep `connections` uploads open, each stalled after half its body."""
+async def attacker(port: int, code: str, key: str, connections: int, stop: asyncio.Event,
+                   flood: bool) -> Counter[str]:
+    """Keep `connections` uploads open, each stalled after half its body; a refused one is opened again
+    after the Retry-After it was given, or at once with `flood`."""
     body = orjson.dumps(RecordGenerator(seed=99, enterprise_code=code).batch(400))[:200_000]
     head = (f"POST /api/v1/movements HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {key}\r\n"
             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode()
@@ -94,14 +98,17 @@ async def attacker(port: int, code: str, key: str, connections: int, stop: async
             waiting = asyncio.create_task(reader.readline())
             stopping = asyncio.create_task(stop.wait())
             done, _ = await asyncio.wait({waiting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            pause = 0.05
             if waiting in done:
                 status_line = waiting.result().decode(errors="replace").split(" ")
                 answers[status_line[1] if len(status_line) > 1 else "closed"] += 1
+                if not flood and len(status_line) > 1 and status_line[1] == "429":
+                    pause = 1.0  # what the service's Retry-After says
             else:
                 waiting.cancel()
             stopping.cancel()
             writer.close()
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(pause)
 
     await asyncio.gather(*(one_connection() for _ in range(connections)))
     return answers
@@ -123,13 +130,15 @@ async def main_async(args: argparse.Namespace, workdir: Path, dsn: str) -> None:
         quiet, quiet_statuses = await workload(base, others, token, args.rate, args.seconds)
         print(summary("quiet ", quiet, quiet_statuses))
         stop = asyncio.Event()
-        attack = asyncio.create_task(attacker(port, attacker_plant[1], attacker_plant[2], args.stalled, stop))
+        attack = asyncio.create_task(attacker(port, attacker_plant[1], attacker_plant[2], args.stalled, stop,
+                                              args.flood))
         await asyncio.sleep(2)  # every stalled connection open before measuring
         loaded, loaded_statuses = await workload(base, others, token, args.rate, args.seconds)
         stop.set()
         answers = await attack
         print(summary("attack", loaded, loaded_statuses))
-        print(f"attacker ({args.stalled} stalled uploads kept open): answers {dict(answers)}")
+        print(f"attacker ({args.stalled} stalled uploads kept open, "
+              f"{'reopened at once' if args.flood else 'reopened after Retry-After'}): answers {dict(answers)}")
         ratio = percentile(loaded, 0.99) / percentile(quiet, 0.99)
         print(f"p99 under attack / quiet p99: {ratio:.2f} (target <= 2)")
     finally:
@@ -143,6 +152,8 @@ def main() -> None:
                         help="requests per second from the other plants and the bureau")
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--stalled", type=int, default=50, help="stalled uploads the attacking plant keeps open")
+    parser.add_argument("--flood", action="store_true",
+                        help="reopen a refused upload at once, ignoring Retry-After (a request flood)")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="hj1321-slow-"))
     dsn = start_embedded(workdir / "db")

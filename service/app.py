@@ -14,6 +14,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service import metrics
+from service.admin.router import router as admin_router
+from service.audit.middleware import AuditMiddleware
+from service.audit.router import router as audit_router
+from service.auth.cache import CredentialCache
+from service.auth.service import Gateway, Staff
 from service.config import Settings, get_settings
 from service.db import create_engine, create_sessionmaker
 from service.errors import ServiceUnavailable, Unauthorized, error_responses, install_error_handlers
@@ -89,14 +94,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
     app.state.in_flight = InFlightLimiter(settings.max_requests_in_flight_per_enterprise)
+    app.state.gateway_cache = CredentialCache[Gateway](settings.credential_cache_seconds)
+    app.state.staff_cache = CredentialCache[Staff](settings.credential_cache_seconds)
     install_error_handlers(app, retry_after_seconds=settings.retry_after_seconds)
     app.add_middleware(HttpGuardMiddleware)
+    app.add_middleware(AuditMiddleware)  # outside the error envelope: it records the final status
     app.add_middleware(ObservabilityMiddleware)  # added last: outermost, sees every final status
     app.include_router(ingest_router)
     app.include_router(photos_router)
     app.include_router(queries_router)
     app.include_router(stats_router)
     app.include_router(reports_router)
+    app.include_router(admin_router)
+    app.include_router(audit_router)
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:

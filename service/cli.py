@@ -73,11 +73,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"database: embedded PostgreSQL under {settings.data_dir.resolve() / 'pgdata'}")
     elif not is_at_head(url):
         return _fail("the database schema is not up to date; run `hj1321 migrate` first")
-    settings = settings.model_copy(update={"database_url": url})
     scheme = "https" if args.ssl_certfile else "http"
     base = f"{scheme}://{args.host}:{args.port}"
     if args.demo:
-        key, token = _in_session(url, _demo)
+        if settings.database_url:
+            return _fail("--demo runs on the embedded server only: unset DATABASE_URL (demo credentials must "
+                         "never reach a production database)")
+        demo = _demo_credentials(url, settings.data_dir)
+        key, token = demo["key"], demo["token"]
         sample = Path(__file__).resolve().parent.parent / "tests" / "samples" / "movements.valid.json"
         print(f"demo enterprise: {DEMO_ENTERPRISE['code']} ({DEMO_ENTERPRISE['name']})")
         print(f"demo gateway key: {key}")
@@ -85,6 +88,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print("try:")
         print(f"  curl -s -X POST {base}/api/v1/movements -H 'Authorization: Bearer {key}' "
               f"-H 'Content-Type: application/json' --data-binary @{sample}")
+    settings = settings.model_copy(update={"database_url": url})
     print(f"serving on {base} (API docs: {base}/docs)", flush=True)
     # No Server banner: a scanner learns nothing of what answers.
     options: dict[str, Any] = {"host": args.host, "port": args.port, "ssl_certfile": args.ssl_certfile,
@@ -108,19 +112,55 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _demo(session: Any) -> tuple[str, str]:
-    from service.auth import service as auth
-    from service.enterprises import repository as enterprises
-    from service.enterprises.service import add_enterprise
+DEMO_CREDENTIALS = "demo-credentials.json"
 
-    existing = await enterprises.by_code(session, DEMO_ENTERPRISE["code"])
-    if existing is None:
-        _, key = await add_enterprise(session, **DEMO_ENTERPRISE)
-    else:
-        assert existing.id is not None
-        key = await auth.issue_gateway_key(session, enterprise_id=existing.id)
-    token = await auth.add_staff(session, name="demo admin", role="admin", region_prefix="")
-    return key, token
+
+async def _demo(session: Any, saved: dict[str, str]) -> dict[str, str]:
+    """The demo enterprise, gateway key and national admin token: the saved ones while they still work."""
+    from service.admin import service as admin
+    from service.auth import repository as credentials
+    from service.auth.secrets import hash_secret
+    from service.enterprises import repository as enterprises
+
+    now = datetime.now(UTC)
+    acting = admin.Acting(actor=_cli_actor(), region_prefix="", cli=True)
+    key, token = saved.get("key"), saved.get("token")
+    if await enterprises.by_code(session, DEMO_ENTERPRISE["code"]) is None:
+        key = (await admin.create_enterprise(session, acting, code=DEMO_ENTERPRISE["code"],
+                                             name=DEMO_ENTERPRISE["name"], region_code=DEMO_ENTERPRISE["region_code"],
+                                             industry=DEMO_ENTERPRISE["industry"], now=now))["key"]["secret"]
+    elif not key or await credentials.live_gateway_key(session, key_hash=hash_secret(key), now=now,
+                                                        stale_before=now) is None:
+        key = (await admin.issue_key(session, acting, code=DEMO_ENTERPRISE["code"], now=now, days=None))["secret"]
+    if not token or await credentials.live_staff_token(session, token_hash=hash_secret(token), now=now,
+                                                       stale_before=now) is None:
+        token = (await admin.issue_staff(session, acting, name="demo admin", role="admin", region_code="", now=now,
+                                         days=None))["secret"]
+    return {"key": str(key), "token": str(token)}
+
+
+def _demo_credentials(url: str, data_dir: Path) -> dict[str, str]:
+    # Kept in the data folder of the embedded demo server (never a production database), so each
+    # `serve --demo` shows the same key and token instead of minting more.
+    path = data_dir.resolve() / DEMO_CREDENTIALS
+    saved = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    current = _in_session(url, lambda session: _demo(session, saved))
+    if current != saved:
+        path.write_text(json.dumps(current), encoding="utf-8")
+        path.chmod(0o600)
+    return current
+
+
+def _cli_actor() -> Any:
+    from service.audit.service import CLI
+
+    return CLI
+
+
+def _acting() -> Any:
+    from service.admin.service import Acting
+
+    return Acting(actor=_cli_actor(), region_prefix="", cli=True)
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -131,49 +171,105 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _admin(work: Callable[[Any, Any, Any], Awaitable[T]]) -> T:
+    """Run an administrative action as the command line (national, audited as actor `cli`)."""
+    from service.admin import service as admin
+
+    return _in_session(_database_url(get_settings()), lambda session: work(admin, session, _acting()))
+
+
+def _table(rows: list[dict[str, Any]], columns: list[str]) -> None:
+    print("\t".join(columns))
+    for row in rows:
+        print("\t".join("" if row.get(c) is None else str(row.get(c)) for c in columns))
+
+
 def cmd_enterprise_add(args: argparse.Namespace) -> int:
-    from service.enterprises.service import add_enterprise
+    created = _admin(lambda admin, session, acting: admin.create_enterprise(
+        session, acting, code=args.code, name=args.name, region_code=args.region, industry=args.industry,
+        now=datetime.now(UTC), key_days=args.days))
+    print(f"enterprise {args.code} registered; gateway key {created['key']['id']} "
+          f"(expires {created['key']['expiresAt'] or 'never'}), its secret shown once:")
+    print(created["key"]["secret"])
+    return 0
 
-    async def work(session: Any) -> str:
-        _, key = await add_enterprise(session, code=args.code, name=args.name, region_code=args.region,
-                                      industry=args.industry)
-        return key
 
-    key = _in_session(_database_url(get_settings()), work)
-    print(f"enterprise {args.code} registered; its gateway key (shown once):")
-    print(key)
+def cmd_enterprise_list(args: argparse.Namespace) -> int:
+    _table(_admin(lambda admin, session, acting: admin.list_enterprises(session, acting)),
+           ["code", "name", "regionCode", "industry", "disabled", "keyCount", "lastSeenAt"])
+    return 0
+
+
+def cmd_enterprise_disable(args: argparse.Namespace) -> int:
+    changed = _admin(lambda admin, session, acting: admin.change_enterprise(
+        session, acting, code=args.code, now=datetime.now(UTC), disabled=not args.enable))
+    print(f"enterprise {args.code} {'disabled: its keys no longer work' if changed['disabled'] else 'enabled'}")
     return 0
 
 
 def cmd_enterprise_key(args: argparse.Namespace) -> int:
-    from service.auth import service as auth
-    from service.enterprises.service import require
+    if args.revoke:
+        key_id = None if args.revoke == "all" else args.revoke
+        revoked = _admin(lambda admin, session, acting: admin.revoke_keys(
+            session, acting, code=args.code, key_id=key_id, now=datetime.now(UTC)))
+        print(f"revoked {len(revoked)} key(s) of {args.code}: {', '.join(revoked) or '-'}")
+        return 0
+    issued = _admin(lambda admin, session, acting: admin.issue_key(
+        session, acting, code=args.code, now=datetime.now(UTC), days=args.days))
+    print(f"new gateway key {issued['id']} of {args.code} (expires {issued['expiresAt'] or 'never'}; "
+          f"earlier keys keep working), its secret shown once:")
+    print(issued["secret"])
+    return 0
 
-    async def work(session: Any) -> str:
-        enterprise = await require(session, args.code)
-        assert enterprise.id is not None
-        if args.revoke:
-            count = await auth.revoke_gateway_keys(session, enterprise_id=enterprise.id, now=datetime.now(UTC))
-            return f"revoked {count} key(s) of {args.code}"
-        return await auth.issue_gateway_key(session, enterprise_id=enterprise.id)
 
-    output = _in_session(_database_url(get_settings()), work)
-    if not args.revoke:
-        print(f"new gateway key of {args.code} (shown once):")
-    print(output)
+def cmd_enterprise_keys(args: argparse.Namespace) -> int:
+    _table(_admin(lambda admin, session, acting: admin.list_keys(session, acting, code=args.code)),
+           ["id", "createdAt", "expiresAt", "lastUsedAt", "revokedAt"])
     return 0
 
 
 def cmd_staff_add(args: argparse.Namespace) -> int:
-    from service.auth import service as auth
-
-    async def work(session: Any) -> str:
-        return await auth.add_staff(session, name=args.name, role=args.role, region_prefix=args.region)
-
-    token = _in_session(_database_url(get_settings()), work)
+    issued = _admin(lambda admin, session, acting: admin.issue_staff(
+        session, acting, name=args.name, role=args.role, region_code=args.region, now=datetime.now(UTC),
+        days=args.days))
     scope = f"region {args.region}" if args.region else "national"
-    print(f"staff {args.name} ({args.role}, {scope}); token (shown once):")
-    print(token)
+    print(f"staff {args.name} ({args.role}, {scope}): token {issued['id']}, expires {issued['expiresAt']}; "
+          f"its secret shown once:")
+    print(issued["secret"])
+    return 0
+
+
+def cmd_staff_list(args: argparse.Namespace) -> int:
+    _table(_admin(lambda admin, session, acting: admin.list_staff(session, acting)),
+           ["id", "name", "role", "regionCode", "createdAt", "createdBy", "expiresAt", "lastUsedAt", "revokedAt"])
+    return 0
+
+
+def cmd_staff_revoke(args: argparse.Namespace) -> int:
+    _admin(lambda admin, session, acting: admin.revoke_staff(session, acting, token_id=args.token_id,
+                                                             now=datetime.now(UTC)))
+    print(f"staff token {args.token_id} revoked")
+    return 0
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    from service.audit import service as audit
+
+    checked, broken = _in_session(_database_url(get_settings()), audit.verify)
+    if broken is not None:
+        print(f"audit entry {broken.id}: {broken.reason} ({checked} entries before it hold)")
+        return 1
+    print(f"audit log: {checked} entries, the chain holds")
+    return 0
+
+
+def cmd_audit_purge(args: argparse.Namespace) -> int:
+    from service.audit import service as audit
+
+    days = get_settings().audit_retention_days
+    deleted = _in_session(_database_url(get_settings()), lambda session: audit.purge(
+        session, retention_days=days, now=datetime.now(UTC)))
+    print(f"audit log: {deleted} entries older than {days} days removed")
     return 0
 
 
@@ -220,19 +316,43 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--name", required=True)
     add.add_argument("--region", required=True, help="行政区划代码 (6 digits)")
     add.add_argument("--industry", default="", help="e.g. steel, coking, cement, power")
+    add.add_argument("--days", type=float, help="the key expires after this many days (default: never)")
     add.set_defaults(run=cmd_enterprise_add)
-    key = enterprise_commands.add_parser("key", help="issue a new gateway key, or revoke all")
+    enterprise_commands.add_parser("list", help="enterprises, with live key counts").set_defaults(
+        run=cmd_enterprise_list)
+    disable = enterprise_commands.add_parser("disable", help="disable an enterprise: its keys stop working")
+    disable.add_argument("--code", required=True)
+    disable.add_argument("--enable", action="store_true", help="enable it again instead")
+    disable.set_defaults(run=cmd_enterprise_disable)
+    key = enterprise_commands.add_parser("key", help="issue an additional gateway key, or revoke keys")
     key.add_argument("--code", required=True)
-    key.add_argument("--revoke", action="store_true")
+    key.add_argument("--days", type=float, help="the new key expires after this many days (default: never)")
+    key.add_argument("--revoke", metavar="KEY_ID|all", help="revoke one key by its id, or all of them")
     key.set_defaults(run=cmd_enterprise_key)
+    keys = enterprise_commands.add_parser("keys", help="an enterprise's keys (ids and dates, never secrets)")
+    keys.add_argument("--code", required=True)
+    keys.set_defaults(run=cmd_enterprise_keys)
 
     staff = commands.add_parser("staff", help="bureau staff tokens")
     staff_commands = staff.add_subparsers(dest="action", required=True)
     staff_add = staff_commands.add_parser("add", help="issue a staff token")
     staff_add.add_argument("--name", required=True)
-    staff_add.add_argument("--role", required=True, choices=["viewer", "admin"])
+    staff_add.add_argument("--role", required=True, choices=["viewer", "admin", "auditor"])
     staff_add.add_argument("--region", default="", help="行政区划代码 prefix: 2, 4 or 6 digits; empty = national")
+    staff_add.add_argument("--days", type=float, help="lifetime in days, fractions allowed (default 90)")
     staff_add.set_defaults(run=cmd_staff_add)
+    staff_commands.add_parser("list", help="staff tokens (ids and dates, never secrets)").set_defaults(
+        run=cmd_staff_list)
+    staff_revoke = staff_commands.add_parser("revoke", help="revoke a staff token by its id")
+    staff_revoke.add_argument("token_id", metavar="TOKEN_ID")
+    staff_revoke.set_defaults(run=cmd_staff_revoke)
+
+    audit = commands.add_parser("audit", help="the audit log")
+    audit_commands = audit.add_subparsers(dest="action", required=True)
+    audit_commands.add_parser("verify", help="recompute the hash chain; names the first entry that does not "
+                                             "hold").set_defaults(run=cmd_audit_verify)
+    audit_commands.add_parser("purge", help="remove entries older than HJ1321_AUDIT_RETENTION_DAYS "
+                                            "(never fewer than 180 days kept)").set_defaults(run=cmd_audit_purge)
 
     validate = commands.add_parser("validate", help="check a payload offline against schemas/")
     validate.add_argument("file")

@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     retention_months: int = 24
     retry_after_seconds: int = 5
     last_seen_resolution_seconds: int = 10
+    # How long a worker trusts a credential it has checked: a revocation elsewhere reaches it within this.
+    credential_cache_seconds: float = 10.0
+    # Audit entries are kept this long (never less than 180 days: 网络安全法 asks for six months).
+    audit_retention_days: int = 365
     # When set, GET /metrics answers only `Authorization: Bearer <metrics_token>`.
     metrics_token: str = ""
     # Requests per second and burst per enterprise and worker process; 0 turns the limit off.
@@ -46,6 +50,13 @@ class Settings(BaseSettings):
     @classmethod
     def _async_driver(cls, url: str) -> str:
         return to_asyncpg_url(url) if url else url
+
+    @field_validator("audit_retention_days")
+    @classmethod
+    def _six_months_at_least(cls, value: int) -> int:
+        if value < 180:
+            raise ValueError("audit entries must be kept at least 180 days")
+        return value
 
     @field_validator("timeliness_window_seconds", "future_tolerance_seconds", "retention_months")
     @classmethod

@@ -51,6 +51,11 @@ class NotFound(ServiceError):
     code = "not_found"
 
 
+class Conflict(ServiceError):
+    status_code = 409
+    code = "conflict"
+
+
 class PayloadTooLarge(ServiceError):
     status_code = 413
     code = "payload_too_large"
@@ -105,6 +110,7 @@ _STATUS_TEXT = {
           "or the wrong kind of credential", None),
     404: ("no such enterprise, record or photo (inside the caller's jurisdiction)", None),
     408: ("the body did not arrive in time; nothing was stored", None),
+    409: ("it exists already", None),
     413: ("the body is over the size limit, or a batch holds more than 500 records", None),
     415: ("the Content-Type is not one this operation takes", None),
     422: ("a parameter or the envelope is invalid", None),
@@ -128,6 +134,7 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 GATEWAY_WRITE_ERRORS = error_responses(400, 401, 403, 408, 413, 415, 422, 429, 503)
 GATEWAY_READ_ERRORS = error_responses(400, 401, 403, 422, 429, 503)
 STAFF_READ_ERRORS = error_responses(400, 401, 403, 404, 422, 503)
+ADMIN_WRITE_ERRORS = error_responses(400, 401, 403, 404, 409, 422, 503)
 
 
 def error_response(status_code: int, code: str, message: str, detail: Any = None,

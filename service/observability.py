@@ -56,6 +56,7 @@ class ObservabilityMiddleware:
         started = time.perf_counter()
         incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
         request_id = incoming if _REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id  # for the audit entry
         status = 500
 
         async def send_with_id(message: Message) -> None:

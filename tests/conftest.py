@@ -6,6 +6,7 @@ rolled back behind the service's back: what the service commits is what the test
 
 import os
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.app import create_app
+from service.auth.service import Issued, add_staff
 from service.config import Settings
 from service.db import create_engine, create_sessionmaker
 from service.embedded_db import start_embedded
@@ -67,10 +69,25 @@ async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
 async def register(engine: AsyncEngine, *, code: str | None = None, region_code: str = "130203") -> Enterprise:
     async with create_sessionmaker(engine)() as db_session:
         enterprise, key = await add_enterprise(db_session, code=code or new_enterprise_code(), name="测试企业",
-                                               region_code=region_code, industry="coking")
+                                               region_code=region_code, industry="coking", now=datetime.now(UTC))
         await db_session.commit()
     assert enterprise.id is not None
-    return Enterprise(id=enterprise.id, code=enterprise.code, key=key)
+    return Enterprise(id=enterprise.id, code=enterprise.code, key=key.secret, key_id=key.id)
+
+
+async def issue_staff(engine: AsyncEngine, *, role: str = "viewer", region: str = "13", name: str = "核查员",
+                      days: float | None = None) -> Issued:
+    """A new staff token, issued as the command line would."""
+    async with create_sessionmaker(engine)() as db_session:
+        issued = await add_staff(db_session, name=name, role=role, region_prefix=region, now=datetime.now(UTC),
+                                 days=days)
+        await db_session.commit()
+    return issued
+
+
+async def staff_token(engine: AsyncEngine, *, role: str = "viewer", region: str = "13") -> dict[str, str]:
+    """Authorization headers of a new staff token."""
+    return {"Authorization": f"Bearer {(await issue_staff(engine, role=role, region=region)).secret}"}
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ class Enterprise:
     id: int
     code: str
     key: str
+    key_id: str = ""
 
     @property
     def auth(self) -> dict[str, str]:

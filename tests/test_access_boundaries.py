@@ -1,10 +1,9 @@
 """Every bureau endpoint, both ways: staff outside the jurisdiction get 403, gateway keys get 403."""
 
+
 import pytest
 
-from service.auth.service import add_staff
-from service.db import create_sessionmaker
-from tests.conftest import register
+from tests.conftest import register, staff_token
 from tests.factories import batch, movement
 
 DAY = "2026-11-10"
@@ -15,13 +14,10 @@ async def setting(client, engine):
     plant = await register(engine, region_code="130203")
     await client.post("/api/v1/movements", json=batch(plant, movement(passTime=f"{DAY} 08:00:00")),
                       headers=plant.auth)
-    async with create_sessionmaker(engine)() as session:
-        inside = await add_staff(session, name="唐山", role="viewer", region_prefix="1302")
-        outside = await add_staff(session, name="北京", role="admin", region_prefix="11")
-        await session.commit()
-    staff = {"Authorization": f"Bearer {inside}"}
+    staff = await staff_token(engine, role="viewer", region="1302")
+    outside = await staff_token(engine, role="admin", region="11")
     listed = (await client.get("/api/v1/movements", params={"enterpriseCode": plant.code}, headers=staff)).json()
-    return plant, staff, {"Authorization": f"Bearer {outside}"}, listed["items"][0]["id"]
+    return plant, staff, outside, listed["items"][0]["id"]
 
 
 def endpoints(code: str, movement_id: int) -> list[tuple[str, dict]]:

@@ -13,7 +13,7 @@ from tests.factories import batch, beijing, inplant_vehicle, movement, nonroad_m
 
 async def staff_token(engine: AsyncEngine, region: str, role: str = "viewer") -> dict[str, str]:
     async with create_sessionmaker(engine)() as session:
-        token = await add_staff(session, name="核查员", role=role, region_prefix=region)
+        token = (await add_staff(session, name="核查员", role=role, region_prefix=region, now=datetime.now(UTC))).secret
         await session.commit()
     return {"Authorization": f"Bearer {token}"}
 

@@ -1,6 +1,7 @@
 """The hj1321 command, run as a user runs it: in a fresh folder, as separate processes."""
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -61,7 +62,8 @@ def _post_sample(base: str, key: str, name: str, code: str | None = None) -> dic
 
 
 def test_serve_demo_on_the_embedded_default_and_register_an_enterprise_beside_it(workdir):
-    env = hj1321_env()
+    # A revocation by another process reaches the server within its credential cache's lifetime.
+    env = hj1321_env(HJ1321_CREDENTIAL_CACHE_SECONDS="1")
     server = Server(workdir, env, "--demo")
     try:
         output = server.output()
@@ -81,8 +83,9 @@ def test_serve_demo_on_the_embedded_default_and_register_an_enterprise_beside_it
         answer = _post_sample(server.base, new_key, "movements.valid.json", code="91130203MA0CMDL1NE")
         assert answer["accepted"] == 2
 
-        revoked = run_hj1321(["enterprise", "key", "--code", "91130203MA0CMDL1NE", "--revoke"], workdir, env)
+        revoked = run_hj1321(["enterprise", "key", "--code", "91130203MA0CMDL1NE", "--revoke", "all"], workdir, env)
         assert revoked.returncode == 0 and "revoked 1 key(s)" in revoked.stdout
+        time.sleep(1.1)
         refused = httpx.post(f"{server.base}/api/v1/heartbeat", headers={"Authorization": f"Bearer {new_key}"},
                              json={"enterpriseCode": "91130203MA0CMDL1NE", "sentAt": "2026-11-20 08:00:00"})
         assert refused.status_code == 401

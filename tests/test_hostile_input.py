@@ -5,18 +5,13 @@ import json
 
 import pytest
 
-from service.auth.service import add_staff
-from service.db import create_sessionmaker
-from tests.conftest import scalar
+from tests.conftest import scalar, staff_token
 from tests.factories import batch, movement
 
 
 @pytest.fixture
 async def staff(engine) -> dict[str, str]:
-    async with create_sessionmaker(engine)() as session:
-        token = await add_staff(session, name="核查员", role="viewer", region_prefix="13")
-        await session.commit()
-    return {"Authorization": f"Bearer {token}"}
+    return await staff_token(engine, region="13")
 
 
 def assert_envelope(response, status: int, code: str | None = None) -> dict:

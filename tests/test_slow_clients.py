@@ -13,9 +13,7 @@ import pytest
 from sqlalchemy import text
 
 from service.app import create_app
-from service.auth.service import add_staff
-from service.db import create_sessionmaker
-from tests.conftest import register, scalar
+from tests.conftest import register, scalar, staff_token
 from tests.factories import batch, movement
 
 
@@ -25,13 +23,6 @@ async def serving(settings, **overrides) -> AsyncIterator[tuple[httpx.AsyncClien
     async with app.router.lifespan_context(app), httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://t", timeout=60) as client:
         yield client, app
-
-
-async def staff_token(engine) -> dict[str, str]:
-    async with create_sessionmaker(engine)() as session:
-        token = await add_staff(session, name="值班员", role="viewer", region_prefix="13")
-        await session.commit()
-    return {"Authorization": f"Bearer {token}"}
 
 
 def stalled_body(body: bytes, release: asyncio.Event):

@@ -15,3 +15,5 @@ class Enterprise(SQLModel, table=True):
     last_seen_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     last_heartbeat_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     clock_skew_seconds: float | None = None
+    # A disabled enterprise's keys stop working; its data stays.
+    disabled_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))

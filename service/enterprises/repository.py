@@ -1,9 +1,10 @@
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import func, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from service.auth.models import GatewayKey
 from service.enterprises.models import Enterprise
 
 
@@ -23,3 +24,22 @@ async def record_heartbeat(session: AsyncSession, *, enterprise_id: int, now: da
     statement = (update(Enterprise).where(col(Enterprise.id) == enterprise_id)
                  .values(last_heartbeat_at=now, clock_skew_seconds=skew_seconds, last_seen_at=now))
     await session.exec(statement)
+
+
+async def in_region(session: AsyncSession, region_prefix: str) -> list[tuple[Enterprise, int]]:
+    """Enterprises whose region starts with the prefix, each with its number of live keys."""
+    unexpired = or_(col(GatewayKey.expires_at).is_(None), col(GatewayKey.expires_at) > func.now())
+    live = (select(func.count()).where(col(GatewayKey.enterprise_id) == col(Enterprise.id),
+                                       col(GatewayKey.revoked_at).is_(None), unexpired)
+            .scalar_subquery())
+    statement = (select(Enterprise, live).where(col(Enterprise.region_code).startswith(region_prefix))
+                 .order_by(col(Enterprise.code)))
+    return [(enterprise, count) for enterprise, count in (await session.exec(statement)).all()]
+
+
+async def change(session: AsyncSession, enterprise: Enterprise, **values: object) -> Enterprise:
+    for name, value in values.items():
+        setattr(enterprise, name, value)
+    session.add(enterprise)
+    await session.flush()
+    return enterprise

@@ -4,7 +4,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from service.auth.dependencies import StaffDep
+from service.auth.dependencies import OptionalEnterpriseInScope, ReaderDep
 from service.db import SessionDep
 from service.errors import STAFF_READ_ERRORS
 from service.ingest.kinds import INPLANT_VEHICLES, NONROAD_MACHINERY
@@ -16,15 +16,14 @@ router = APIRouter(prefix="/api/v1", tags=["bureau"], responses=STAFF_READ_ERROR
 
 
 @router.get("/enterprises")
-async def list_enterprises(staff: StaffDep, session: SessionDep) -> dict[str, Any]:
+async def list_enterprises(staff: ReaderDep, session: SessionDep) -> dict[str, Any]:
     """Enterprises in the caller's jurisdiction, with when their gateways were last heard from."""
     return await service.list_enterprises(session, staff)
 
 
 @router.get("/movements")
 async def list_movements(
-    staff: StaffDep, session: SessionDep,
-    enterprise_code: Annotated[str | None, Query(alias="enterpriseCode")] = None,
+    staff: ReaderDep, enterprise: OptionalEnterpriseInScope, session: SessionDep,
     plate_no: Annotated[str | None, Query(alias="plateNo")] = None,
     from_date: OptionalFromDay = None,
     to_date: OptionalToDay = None,
@@ -35,31 +34,29 @@ async def list_movements(
     cursor: str | None = None,
 ) -> dict[str, Any]:
     """Movement records, newest pass first, one page at a time (pass nextCursor back as cursor)."""
-    filters = MovementFilters(enterprise_code=enterprise_code, plate_no=plate_no, from_date=from_date,
+    filters = MovementFilters(enterprise=enterprise, plate_no=plate_no, from_date=from_date,
                               to_date=to_date, direction=direction, emission_standard=emission_standard,
                               late=late, limit=limit, cursor=cursor)
     return await service.list_movements(session, staff, filters)
 
 
 @router.get("/movements/{movement_id}/versions")
-async def movement_versions(movement_id: RowId, staff: StaffDep, session: SessionDep) -> dict[str, Any]:
+async def movement_versions(movement_id: RowId, staff: ReaderDep, session: SessionDep) -> dict[str, Any]:
     """Every stored version of one movement record, oldest first, each with its receipt time."""
     return await service.movement_versions(session, staff, movement_id)
 
 
 @router.get("/inplant-vehicles")
 async def inplant_vehicles(
-    staff: StaffDep, session: SessionDep,
-    enterprise_code: Annotated[str | None, Query(alias="enterpriseCode")] = None,
+    staff: ReaderDep, enterprise: OptionalEnterpriseInScope, session: SessionDep,
 ) -> dict[str, Any]:
     """The current in-plant vehicle ledger (厂内运输车辆台账) of the enterprises in the jurisdiction."""
-    return await service.ledger_entries(session, staff, INPLANT_VEHICLES, enterprise_code)
+    return await service.ledger_entries(session, staff, INPLANT_VEHICLES, enterprise)
 
 
 @router.get("/nonroad-machinery")
 async def nonroad_machinery(
-    staff: StaffDep, session: SessionDep,
-    enterprise_code: Annotated[str | None, Query(alias="enterpriseCode")] = None,
+    staff: ReaderDep, enterprise: OptionalEnterpriseInScope, session: SessionDep,
 ) -> dict[str, Any]:
     """The current non-road machinery ledger (非道路移动机械台账) of the enterprises in the jurisdiction."""
-    return await service.ledger_entries(session, staff, NONROAD_MACHINERY, enterprise_code)
+    return await service.ledger_entries(session, staff, NONROAD_MACHINERY, enterprise)

@@ -10,24 +10,15 @@ from typing import Any
 import orjson
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from service.auth.dependencies import in_jurisdiction
 from service.auth.service import Staff
-from service.enterprises import repository as enterprises
 from service.enterprises.models import Enterprise
-from service.errors import Forbidden, NotFound, Unprocessable
+from service.errors import NotFound, Unprocessable
 from service.ingest.content import receipt
 from service.ingest.kinds import MOVEMENTS, RecordKind
 from service.ingest.payloads import BEIJING, issue
 from service.params import FIRST_DAY, LAST_DAY, MAX_BIGINT
 from service.queries import repository
-
-
-async def enterprise_in_jurisdiction(session: AsyncSession, staff: Staff, code: str) -> Enterprise:
-    enterprise = await enterprises.by_code(session, code)
-    if enterprise is None:
-        raise NotFound(f"no enterprise {code}", code="unknown_enterprise")
-    if not staff.sees(enterprise.region_code):
-        raise Forbidden(f"enterprise {code} is outside your jurisdiction", code="outside_jurisdiction")
-    return enterprise
 
 
 async def list_enterprises(session: AsyncSession, staff: Staff) -> dict[str, Any]:
@@ -38,7 +29,7 @@ async def list_enterprises(session: AsyncSession, staff: Staff) -> dict[str, Any
 
 @dataclass(frozen=True)
 class MovementFilters:
-    enterprise_code: str | None = None
+    enterprise: Enterprise | None = None  # already checked against the jurisdiction
     plate_no: str | None = None
     from_date: date | None = None
     to_date: date | None = None
@@ -50,9 +41,7 @@ class MovementFilters:
 
 
 async def list_movements(session: AsyncSession, staff: Staff, filters: MovementFilters) -> dict[str, Any]:
-    enterprise_id = None
-    if filters.enterprise_code is not None:
-        enterprise_id = (await enterprise_in_jurisdiction(session, staff, filters.enterprise_code)).id
+    enterprise_id = filters.enterprise.id if filters.enterprise is not None else None
     rows = await repository.movements_page(
         session, region_prefix=staff.region_prefix, enterprise_id=enterprise_id, plate_no=filters.plate_no,
         start=_day_start(filters.from_date), end=_day_start(filters.to_date, next_day=True),
@@ -71,9 +60,8 @@ async def movement_versions(session: AsyncSession, staff: Staff, movement_id: in
     found = await repository.movement(session, movement_id)
     if found is None:
         raise NotFound(f"no movement {movement_id}", code="unknown_record")
-    if not staff.sees(found[1].region_code):
-        raise Forbidden(f"movement {movement_id} is outside your jurisdiction", code="outside_jurisdiction")
     current, enterprise = found
+    in_jurisdiction(staff, enterprise, enterprise.code)
     earlier = await repository.earlier_versions(session, movement_id)
     items = [record_item(MOVEMENTS, row, enterprise.code) for row in [*earlier, current]]
     for item in items:
@@ -82,9 +70,9 @@ async def movement_versions(session: AsyncSession, staff: Staff, movement_id: in
 
 
 async def ledger_entries(session: AsyncSession, staff: Staff, kind: RecordKind,
-                         enterprise_code: str | None) -> dict[str, Any]:
-    if enterprise_code is not None:
-        enterprises = [await enterprise_in_jurisdiction(session, staff, enterprise_code)]
+                         enterprise: Enterprise | None) -> dict[str, Any]:
+    if enterprise is not None:
+        enterprises = [enterprise]
     else:
         enterprises = list(await repository.enterprises_in(session, staff.region_prefix))
     codes = {e.id: e.code for e in enterprises}

@@ -5,12 +5,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
-from service.auth.dependencies import StaffDep
+from service.auth.dependencies import EnterpriseInScope, OptionalEnterpriseInScope, ReaderDep
 from service.db import SessionDep
 from service.errors import STAFF_READ_ERRORS
 from service.params import FromDay, OnDay, ToDay
 from service.queries.repository import enterprises_in
-from service.queries.service import enterprise_in_jurisdiction
 from service.reports import service
 
 router = APIRouter(prefix="/api/v1", tags=["bureau"], responses=STAFF_READ_ERRORS)
@@ -20,7 +19,7 @@ _MEDIA = {"csv": "text/csv; charset=utf-8",
 
 
 @router.get("/reports/daily")
-async def daily_report(day: OnDay, staff: StaffDep, session: SessionDep,
+async def daily_report(day: OnDay, staff: ReaderDep, session: SessionDep,
                        region_code: Annotated[str | None, Query(alias="regionCode")] = None) -> dict[str, Any]:
     """统计日报: one row per enterprise of the region on one Beijing day."""
     return await service.daily_report(session, staff=staff, day=day, region_code=region_code)
@@ -29,20 +28,19 @@ async def daily_report(day: OnDay, staff: StaffDep, session: SessionDep,
 @router.get("/exports/movements", response_class=StreamingResponse,
             responses={200: {"content": {media: {} for media in _MEDIA.values()}}})
 async def export_movements(
-    request: Request, staff: StaffDep, session: SessionDep,
+    request: Request, staff: ReaderDep, enterprise: OptionalEnterpriseInScope, session: SessionDep,
     start: FromDay, end: ToDay,
-    enterprise_code: Annotated[str | None, Query(alias="enterpriseCode")] = None,
     export_format: Annotated[Literal["csv", "xlsx"], Query(alias="format")] = "csv",
 ) -> StreamingResponse:
     """Movement records as a CSV or XLSX file, streamed, with Chinese headers and code labels."""
-    if enterprise_code is not None:
-        enterprises = [await enterprise_in_jurisdiction(session, staff, enterprise_code)]
+    if enterprise is not None:
+        enterprises = [enterprise]
     else:
         enterprises = list(await enterprises_in(session, staff.region_prefix))
     ids = [e.id for e in enterprises if e.id is not None]
     service.window_bounds(start, end)  # a bad window is a 422 now, not a broken download later
     produce = service.csv_export if export_format == "csv" else service.xlsx_export
-    name = f"movements-{enterprise_code or staff.region_prefix or 'all'}-{start}-{end}.{export_format}"
+    name = f"movements-{enterprise.code if enterprise else staff.region_prefix or 'all'}-{start}-{end}.{export_format}"
     return StreamingResponse(produce(request.app.state.engine, enterprise_ids=ids, start=start, end=end),
                              media_type=_MEDIA[export_format],
                              headers={"Content-Disposition": f'attachment; filename="{name}"'})
@@ -50,10 +48,9 @@ async def export_movements(
 
 @router.get("/enterprises/{code}/audit-sample")
 async def audit_sample(
-    code: str, staff: StaffDep, session: SessionDep,
+    enterprise: EnterpriseInScope, session: SessionDep,
     start: FromDay, end: ToDay,
-    n: Annotated[int, Query(ge=1, le=500)] = 10, seed: Annotated[int | None, Query(ge=0)] = None,
+    n: Annotated[int, Query(ge=1, le=500)] = 10, seed: Annotated[int | None, Query(ge=0, le=2**31 - 1)] = None,
 ) -> dict[str, Any]:
     """n random movement records with links to their photos, for 核查; the same seed draws the same sample."""
-    enterprise = await enterprise_in_jurisdiction(session, staff, code)
     return await service.audit_sample(session, enterprise=enterprise, start=start, end=end, n=n, seed=seed)

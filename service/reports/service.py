@@ -27,6 +27,7 @@ from service.codes import (
     VEHICLE_TYPE_PREFIX,
     CodeTable,
 )
+from service.csv_cells import neutralised
 from service.enterprises.models import Enterprise
 from service.errors import Forbidden, Unprocessable
 from service.ingest.kinds import MOVEMENTS
@@ -127,17 +128,10 @@ def _cell(row: Any, column: str, table: CodeTable | None) -> Any:
     return value
 
 
-# OWASP's CSV injection advice: a cell a spreadsheet would read as a formula (or DDE) starts with one
-# of these; a leading apostrophe makes it plain text. Gateway text is the plant's, not the bureau's.
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
 def _csv_value(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d %H:%M:%S")
-    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
-        return "'" + value
-    return value
+    return neutralised(value)
 
 
 async def csv_export(engine: AsyncEngine, *, enterprise_ids: Sequence[int], start: date,

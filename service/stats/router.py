@@ -5,7 +5,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from service.auth.dependencies import GatewayDep, StaffDep
+from service.auth.dependencies import EnterpriseInScope, GatewayDep
 from service.body import JsonBody
 from service.contract import MANIFEST_SCHEMA
 from service.db import SessionDep
@@ -16,7 +16,6 @@ from service.ingest.openapi import json_body
 from service.ingest.payloads import ManifestIn
 from service.ingest.service import gateway_document
 from service.params import FromDay, OnDay, ToDay
-from service.queries.service import enterprise_in_jurisdiction
 from service.stats import service
 
 router = APIRouter(prefix="/api/v1")
@@ -46,26 +45,22 @@ async def own_missing(day: OnDay, gateway: GatewayDep, session: SessionDep) -> d
 
 
 @router.get("/enterprises/{code}/missing", tags=["bureau"], responses=STAFF_READ_ERRORS)
-async def enterprise_missing(code: str, day: OnDay, staff: StaffDep,
-                             session: SessionDep) -> dict[str, Any]:
+async def enterprise_missing(enterprise: EnterpriseInScope, day: OnDay, session: SessionDep) -> dict[str, Any]:
     """An enterprise's missing record ids and seq gaps for a day."""
-    enterprise = await enterprise_in_jurisdiction(session, staff, code)
     return await service.missing(session, enterprise=enterprise, day=day)
 
 
 @router.get("/enterprises/{code}/completeness", tags=["bureau"], responses=STAFF_READ_ERRORS)
-async def enterprise_completeness(code: str, start: FromDay, end: ToDay, request: Request, staff: StaffDep,
+async def enterprise_completeness(enterprise: EnterpriseInScope, start: FromDay, end: ToDay, request: Request,
                                   session: SessionDep) -> dict[str, Any]:
-    """Upload completeness (statistics.md §2) per day and in total, each rate with its numerator and denominator."""
-    enterprise = await enterprise_in_jurisdiction(session, staff, code)
+    """Upload completeness per day and in total, each rate with its numerator and denominator."""
     return await service.completeness(
         session, enterprise=enterprise, start=start, end=end,
         timeliness_window_seconds=request.app.state.settings.timeliness_window_seconds)
 
 
 @router.get("/enterprises/{code}/clean-transport", tags=["bureau"], responses=STAFF_READ_ERRORS)
-async def enterprise_clean_transport(code: str, start: FromDay, end: ToDay, staff: StaffDep,
+async def enterprise_clean_transport(enterprise: EnterpriseInScope, start: FromDay, end: ToDay,
                                      session: SessionDep, policy: str = "ule-2024") -> dict[str, Any]:
-    """Clean transport (statistics.md §1) over the window, judged against a policy from schemas/policies/."""
-    enterprise = await enterprise_in_jurisdiction(session, staff, code)
+    """Clean transport over the window, judged against a policy from schemas/policies/."""
     return await service.clean_transport(session, enterprise=enterprise, start=start, end=end, policy_id=policy)

@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from service.app import create_app
 from service.config import Settings
-from tests.conftest import register, scalar
+from tests.conftest import register, scalar, staff_token
 from tests.factories import batch, movement
 
 
@@ -45,7 +45,7 @@ async def test_json_in_another_charset_is_415(client, plant):
 
 
 @pytest.mark.parametrize("authorization,code", [
-    (None, "missing_key"), ("Basic abc", "missing_key"), ("Bearer hjg_unknown", "invalid_key"),
+    (None, "missing_key"), ("Basic abc", "missing_key"), ("Bearer hjg_unknown", "invalid_credentials"),
     ("Bearer ", "missing_key")])
 async def test_missing_or_unknown_key_is_401(client, plant, authorization, code):
     headers = {"Authorization": authorization} if authorization else {}
@@ -60,10 +60,10 @@ async def test_revoked_key_is_401(client, engine, plant):
     async with create_sessionmaker(engine)() as session:
         from datetime import UTC, datetime
 
-        assert await revoke_gateway_keys(session, enterprise_id=plant.id, now=datetime.now(UTC)) == 1
+        assert await revoke_gateway_keys(session, enterprise_id=plant.id, now=datetime.now(UTC)) == [plant.key_id]
         await session.commit()
     response = await client.post("/api/v1/movements", json=batch(plant, movement()), headers=plant.auth)
-    assert_envelope(response, 401, "invalid_key")
+    assert_envelope(response, 401, "invalid_credentials")
 
 
 async def test_another_enterprises_code_is_403_and_stores_nothing(client, engine, plant, other_plant):
@@ -74,14 +74,8 @@ async def test_another_enterprises_code_is_403_and_stores_nothing(client, engine
 
 
 async def test_staff_token_cannot_post_records(client, engine, plant):
-    from service.auth.service import add_staff
-    from service.db import create_sessionmaker
-
-    async with create_sessionmaker(engine)() as session:
-        token = await add_staff(session, name="核查员", role="admin", region_prefix="")
-        await session.commit()
     response = await client.post("/api/v1/movements", json=batch(plant, movement()),
-                                 headers={"Authorization": f"Bearer {token}"})
+                                 headers=await staff_token(engine, role="admin", region=""))
     assert_envelope(response, 403, "wrong_credential")
 
 

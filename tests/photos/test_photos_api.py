@@ -2,6 +2,7 @@
 
 import asyncio
 import base64
+from datetime import UTC, datetime
 
 from tests.conftest import scalar
 from tests.factories import batch, inplant_vehicle, jpeg_bytes, movement, png_bytes, sha256_hex
@@ -158,7 +159,8 @@ async def staff(engine, region: str) -> dict[str, str]:
     from service.db import create_sessionmaker
 
     async with create_sessionmaker(engine)() as session:
-        token = await add_staff(session, name="核查员", role="viewer", region_prefix=region)
+        token = (await add_staff(session, name="核查员", role="viewer", region_prefix=region,
+                                 now=datetime.now(UTC))).secret
         await session.commit()
     return {"Authorization": f"Bearer {token}"}
 

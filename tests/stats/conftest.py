@@ -1,5 +1,7 @@
 """A small plant whose trips, tonnes, stages and manifest are counted by hand, for the figure tests."""
 
+from datetime import UTC, datetime
+
 import pytest
 
 from service.auth.service import add_staff
@@ -12,7 +14,8 @@ DAY, NEXT = "2026-11-10", "2026-11-11"
 
 async def staff_headers(engine, region: str = "13") -> dict[str, str]:
     async with create_sessionmaker(engine)() as session:
-        token = await add_staff(session, name="统计员", role="viewer", region_prefix=region)
+        token = (await add_staff(session, name="统计员", role="viewer", region_prefix=region,
+                                 now=datetime.now(UTC))).secret
         await session.commit()
     return {"Authorization": f"Bearer {token}"}
 

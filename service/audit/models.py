@@ -1,0 +1,32 @@
+"""The audit log: one entry per request by staff, per failed authentication and per administrative
+action, append-only (a database trigger) and hash-chained (each entry's hash covers the previous)."""
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, DateTime, Index
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlmodel import Field, SQLModel
+
+
+class AuditEntry(SQLModel, table=True):
+    __tablename__ = "audit_entry"
+    __table_args__ = (Index("ix_audit_entry_at", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigInteger)
+    at: datetime = Field(sa_type=DateTime(timezone=True))
+    actor: dict[str, Any] = Field(sa_type=JSONB)  # {"type", "id", "name", "role", "regionCode"}
+    # Who may read the entry: auditors whose jurisdiction holds the actor's or the target's region.
+    actor_region: str = ""
+    target_region: str | None = None
+    action: str
+    target: str | None = None
+    query: dict[str, Any] = Field(default_factory=dict, sa_type=JSONB)
+    status: int
+    rows: int | None = None
+    client_ip: str | None = None
+    request_id: str | None = None
+    before: dict[str, Any] | None = Field(default=None, sa_type=JSONB)
+    after: dict[str, Any] | None = Field(default=None, sa_type=JSONB)
+    prev_hash: str
+    hash: str = Field(unique=True)
