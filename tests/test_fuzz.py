@@ -28,10 +28,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from service.app import create_app
-from service.auth.service import add_staff
 from service.config import Settings
-from service.db import create_sessionmaker
-from tests.conftest import register
+from tests.conftest import register, staff_token
 from tests.factories import batch, movement
 
 EXAMPLES = int(os.environ.get("HJ1321_FUZZ_EXAMPLES", "25"))
@@ -48,10 +46,10 @@ async def fuzz_credentials(engine, client_for_setup) -> dict[str, Any]:
     response = await client_for_setup.post("/api/v1/movements", json=batch(plant, movement(), movement()),
                                            headers=plant.auth)
     assert response.status_code == 200
-    async with create_sessionmaker(engine)() as session:
-        staff = await add_staff(session, name="模糊测试", role="viewer", region_prefix="1302")
-        await session.commit()
-    return {"code": plant.code, "gateway": plant.auth, "staff": {"Authorization": f"Bearer {staff}"}}
+    return {"code": plant.code, "gateway": plant.auth,
+            "bureau": await staff_token(engine, role="viewer", region="1302"),
+            "admin": await staff_token(engine, role="admin", region="1302"),
+            "audit": await staff_token(engine, role="auditor", region="1302")}
 
 
 @pytest.fixture(scope="session")
@@ -107,10 +105,11 @@ def _aim_at_the_plant(case: Any, credentials: dict[str, Any]) -> dict[str, str]:
         case.query["enterpriseCode"] = credentials["code"]
     if isinstance(case.body, dict) and "enterpriseCode" in case.body:
         case.body["enterpriseCode"] = credentials["code"]
-    if "gateway" in tags:
-        return credentials["gateway"]
-    if "bureau" in tags:
-        return credentials["staff"]
+    if isinstance(case.body, dict) and case.body.get("disabled") is True:
+        case.body["disabled"] = False  # a disabled plant would leave the rest of the run at 401
+    for tag in ("gateway", "bureau", "admin", "audit"):
+        if tag in tags:
+            return dict(credentials[tag])
     return {}
 
 

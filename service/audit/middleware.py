@@ -93,3 +93,9 @@ def note(request: Request, *, rows: int | None = None, target: str | None = None
         request.state.audit_target = target
     if target_region is not None:
         request.state.audit_target_region = target_region
+
+
+def counted(request: Request, answer: dict[str, Any]) -> dict[str, Any]:
+    """An answer with `items`, after noting how many records it returns for its audit entry."""
+    note(request, rows=len(answer["items"]))
+    return answer

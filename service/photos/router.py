@@ -7,6 +7,7 @@ import orjson
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
+from service.audit.middleware import note
 from service.auth.dependencies import GatewayDep, ReaderDep
 from service.body import media_type, read_body
 from service.db import SessionDep
@@ -57,8 +58,9 @@ async def upload_photo(request: Request, gateway: GatewayDep,
 
 @router.get("/photos/{sha256}", tags=["bureau"], response_class=Response,
             responses={200: {"content": {"image/jpeg": {}, "image/png": {}}}, **STAFF_READ_ERRORS})
-async def get_photo(sha256: str, staff: ReaderDep, session: SessionDep) -> Response:
+async def get_photo(request: Request, sha256: str, staff: ReaderDep, session: SessionDep) -> Response:
     """The bytes of a photo that an enterprise in the caller's jurisdiction uploaded or named in a record."""
+    note(request, target=sha256[:64])
     found = await repository.get(session, sha256, region_prefix=staff.region_prefix) if SHA256_RE.match(sha256) \
         else None
     if found is None:

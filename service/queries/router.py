@@ -2,8 +2,9 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
+from service.audit.middleware import counted, note
 from service.auth.dependencies import OptionalEnterpriseInScope, ReaderDep
 from service.db import SessionDep
 from service.errors import STAFF_READ_ERRORS
@@ -16,14 +17,14 @@ router = APIRouter(prefix="/api/v1", tags=["bureau"], responses=STAFF_READ_ERROR
 
 
 @router.get("/enterprises")
-async def list_enterprises(staff: ReaderDep, session: SessionDep) -> dict[str, Any]:
+async def list_enterprises(request: Request, staff: ReaderDep, session: SessionDep) -> dict[str, Any]:
     """Enterprises in the caller's jurisdiction, with when their gateways were last heard from."""
-    return await service.list_enterprises(session, staff)
+    return counted(request, await service.list_enterprises(session, staff))
 
 
 @router.get("/movements")
 async def list_movements(
-    staff: ReaderDep, enterprise: OptionalEnterpriseInScope, session: SessionDep,
+    request: Request, staff: ReaderDep, enterprise: OptionalEnterpriseInScope, session: SessionDep,
     plate_no: Annotated[str | None, Query(alias="plateNo")] = None,
     from_date: OptionalFromDay = None,
     to_date: OptionalToDay = None,
@@ -37,26 +38,28 @@ async def list_movements(
     filters = MovementFilters(enterprise=enterprise, plate_no=plate_no, from_date=from_date,
                               to_date=to_date, direction=direction, emission_standard=emission_standard,
                               late=late, limit=limit, cursor=cursor)
-    return await service.list_movements(session, staff, filters)
+    return counted(request, await service.list_movements(session, staff, filters))
 
 
 @router.get("/movements/{movement_id}/versions")
-async def movement_versions(movement_id: RowId, staff: ReaderDep, session: SessionDep) -> dict[str, Any]:
+async def movement_versions(request: Request, movement_id: RowId, staff: ReaderDep,
+                            session: SessionDep) -> dict[str, Any]:
     """Every stored version of one movement record, oldest first, each with its receipt time."""
-    return await service.movement_versions(session, staff, movement_id)
+    note(request, target=str(movement_id))
+    return counted(request, await service.movement_versions(session, staff, movement_id))
 
 
 @router.get("/inplant-vehicles")
 async def inplant_vehicles(
-    staff: ReaderDep, enterprise: OptionalEnterpriseInScope, session: SessionDep,
+    request: Request, staff: ReaderDep, enterprise: OptionalEnterpriseInScope, session: SessionDep,
 ) -> dict[str, Any]:
     """The current in-plant vehicle ledger (厂内运输车辆台账) of the enterprises in the jurisdiction."""
-    return await service.ledger_entries(session, staff, INPLANT_VEHICLES, enterprise)
+    return counted(request, await service.ledger_entries(session, staff, INPLANT_VEHICLES, enterprise))
 
 
 @router.get("/nonroad-machinery")
 async def nonroad_machinery(
-    staff: ReaderDep, enterprise: OptionalEnterpriseInScope, session: SessionDep,
+    request: Request, staff: ReaderDep, enterprise: OptionalEnterpriseInScope, session: SessionDep,
 ) -> dict[str, Any]:
     """The current non-road machinery ledger (非道路移动机械台账) of the enterprises in the jurisdiction."""
-    return await service.ledger_entries(session, staff, NONROAD_MACHINERY, enterprise)
+    return counted(request, await service.ledger_entries(session, staff, NONROAD_MACHINERY, enterprise))

@@ -5,6 +5,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
+from service.audit.middleware import counted
 from service.auth.dependencies import EnterpriseInScope, OptionalEnterpriseInScope, ReaderDep
 from service.db import SessionDep
 from service.errors import STAFF_READ_ERRORS
@@ -48,9 +49,10 @@ async def export_movements(
 
 @router.get("/enterprises/{code}/audit-sample")
 async def audit_sample(
-    enterprise: EnterpriseInScope, session: SessionDep,
+    request: Request, enterprise: EnterpriseInScope, session: SessionDep,
     start: FromDay, end: ToDay,
     n: Annotated[int, Query(ge=1, le=500)] = 10, seed: Annotated[int | None, Query(ge=0, le=2**31 - 1)] = None,
 ) -> dict[str, Any]:
     """n random movement records with links to their photos, for 核查; the same seed draws the same sample."""
-    return await service.audit_sample(session, enterprise=enterprise, start=start, end=end, n=n, seed=seed)
+    return counted(request, await service.audit_sample(session, enterprise=enterprise, start=start, end=end, n=n,
+                                                       seed=seed))
