@@ -17,6 +17,7 @@ from service import metrics
 from service.admin.router import router as admin_router
 from service.audit.middleware import AuditMiddleware
 from service.audit.router import router as audit_router
+from service.audit.writer import AuditWriter
 from service.auth.cache import CredentialCache
 from service.auth.service import Gateway, Staff
 from service.config import Settings, get_settings
@@ -79,11 +80,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = create_engine(settings)
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
+        app.state.audit_writer = AuditWriter(app.state.sessionmaker, backlog=settings.audit_backlog_entries)
+        app.state.audit_writer.start()
         await seed_enterprise_gauges(engine)
         tune_garbage_collector()
         try:
             yield
         finally:
+            await app.state.audit_writer.stop()
             await engine.dispose()
 
     app = FastAPI(

@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     last_seen_resolution_seconds: int = 10
     # How long a worker trusts a credential it has checked: a revocation elsewhere reaches it within this.
     credential_cache_seconds: float = 10.0
+    # Audit entries of reads waiting to be written, per worker; past it staff requests get 503.
+    audit_backlog_entries: int = 10_000
     # Audit entries are kept this long (never less than 180 days: 网络安全法 asks for six months).
     audit_retention_days: int = 365
     # When set, GET /metrics answers only `Authorization: Bearer <metrics_token>`.

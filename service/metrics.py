@@ -38,6 +38,9 @@ DB_POOL_WAIT = Histogram("hj1321_db_pool_wait_seconds", "Time a request waited f
                          buckets=(0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0))
 DATABASE_UP = Gauge("hj1321_database_up", "1 when the database answered the last scrape's ping, else 0",
                     multiprocess_mode="mostrecent")
+AUDIT_ENTRIES = Counter("hj1321_audit_entries_total", "Audit entries of requests committed by the audit writer")
+AUDIT_WRITE_FAILURES = Counter("hj1321_audit_write_failures_total",
+                               "Failed attempts to commit a batch of audit entries (it is retried)")
 ENTERPRISE_LAST_SEEN = Gauge("hj1321_enterprise_last_seen_timestamp_seconds",
                              "Unix time of the enterprise gateway's last authenticated request",
                              ["enterprise"], multiprocess_mode="max")
@@ -74,7 +77,8 @@ def every_metric_name() -> set[str]:
     """Names of the series the service exports (counters with _total, histograms with their suffixes)."""
     names = set()
     for metric in (HTTP_REQUESTS, HTTP_DURATION, RECORDS, RECORD_ERRORS, BATCH_RECORDS, PHOTO_BYTES,
-                   DB_POOL_IN_USE, DB_POOL_WAIT, DATABASE_UP, ENTERPRISE_LAST_SEEN, ENTERPRISE_CLOCK_SKEW):
+                   DB_POOL_IN_USE, DB_POOL_WAIT, DATABASE_UP, ENTERPRISE_LAST_SEEN, ENTERPRISE_CLOCK_SKEW,
+                   AUDIT_ENTRIES, AUDIT_WRITE_FAILURES):
         for family in metric.describe():
             if family.type == "counter":
                 names.add(f"{family.name}_total")

@@ -3,7 +3,7 @@
 from sqlmodel import SQLModel
 
 from service import db as _db  # noqa: F401  (sets the naming convention before tables are built)
-from service.audit.models import AuditEntry
+from service.audit.models import AuditChain, AuditEntry
 from service.auth.models import GatewayKey, StaffToken
 from service.enterprises.models import Enterprise
 from service.ingest.models import (
@@ -22,6 +22,7 @@ from service.stats.models import Manifest, MovementDayStat, StatDirty
 metadata = SQLModel.metadata
 
 __all__ = [
+    "AuditChain",
     "AuditEntry",
     "CleanTransportVolume",
     "CleanTransportVolumeVersion",

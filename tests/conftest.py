@@ -38,11 +38,22 @@ def settings(database_url: str) -> Settings:
     return Settings(database_url=database_url)
 
 
+_APPS: list[FastAPI] = []
+
+
 @pytest.fixture(scope="session")
 async def app(settings: Settings) -> AsyncIterator[FastAPI]:
     application = create_app(settings)
     async with application.router.lifespan_context(application):
+        _APPS.append(application)
         yield application
+        _APPS.remove(application)
+
+
+async def flush_audit() -> None:
+    """Wait until the suite's app has committed the audit entries its requests handed to the writer."""
+    for application in _APPS:
+        await application.state.audit_writer.flush()
 
 
 @pytest.fixture

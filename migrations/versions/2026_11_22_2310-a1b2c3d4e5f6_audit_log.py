@@ -40,6 +40,13 @@ def upgrade() -> None:
     sa.UniqueConstraint('hash', name=op.f('uq_audit_entry_hash'))
     )
     op.create_index('ix_audit_entry_at', 'audit_entry', ['at'], unique=False)
+    op.create_table('audit_chain',
+    sa.Column('id', sa.SmallInteger(), nullable=False),
+    sa.Column('last_id', sa.BigInteger(), nullable=False),
+    sa.Column('last_hash', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_chain'))
+    )
+    op.execute("INSERT INTO audit_chain (id, last_id, last_hash) VALUES (1, 0, repeat('0', 64))")
     # Append-only: the database itself refuses to change or remove an entry. The one exception is
     # the retention purge, which must say so in its own transaction and may take only entries older
     # than 180 days (网络安全法: at least six months), whatever the service's settings say.
@@ -61,5 +68,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table('audit_chain')
     op.drop_table('audit_entry')
     op.execute("DROP FUNCTION audit_entry_append_only()")

@@ -1,20 +1,21 @@
 """One audit entry per request by staff (whatever its status) and per failed authentication.
 
-The entry is written, in a short transaction of its own, when the answer's status is known and
-before its first byte leaves: if the entry cannot be written the caller gets 503 instead of the
-answer, so nothing is read unrecorded. Administrative routes write their own entry, with what they
-changed, in the transaction of the change (request.state.audited); a 5xx means that transaction
-rolled back, and then the failure is recorded here instead.
+When the answer's status is known, before its first byte leaves, the request's entry is handed to
+the audit writer (service/audit/writer.py), which commits entries in batches off the request's
+path. If the writer's backlog is full (the log cannot be written), the caller gets 503 instead of
+the answer: nothing is answered that could not be recorded. Administrative routes write their own
+entry, with what they changed, in the transaction of the change (request.state.audited); a 5xx
+means that transaction rolled back, and then the failure is recorded here instead.
 """
 
 import logging
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.audit import service
 from service.audit.service import ANONYMOUS, Actor
 from service.auth.service import Staff
 from service.errors import error_response
@@ -50,7 +51,7 @@ class AuditMiddleware:
             if message["type"] == "http.response.start" and not await self._record(scope, message["status"]):
                 replaced = True
                 refusal = error_response(503, "audit_unavailable",
-                                         "the audit log could not be written; nothing was answered, retry later",
+                                         "the audit log cannot be written now; nothing was answered, retry later",
                                          None, {"Retry-After": "5"})
                 await refusal(scope, receive, send)
                 return
@@ -59,29 +60,29 @@ class AuditMiddleware:
         await self.app(scope, receive, send_after_audit)
 
     async def _record(self, scope: Scope, status: int) -> bool:
-        """Write the entry this request needs, if any; False when it could not be written."""
+        """Hand the entry this request needs, if any, to the writer; False when it cannot take it."""
         state: dict[str, Any] = scope.get("state") or {}
         staff: Staff | None = state.get("staff")
         if staff is None and status != 401:
             return True  # gateways' own traffic is counted in metrics and stored as data
         if state.get("audited") and status < 500:
+            return True  # written with the change it records
+        if scope["app"].state.audit_writer.submit(request_entry(scope, status, staff)):
             return True
-        route = scope.get("route")
-        action = state.get("audit_action") or f"{scope['method']} {getattr(route, 'path', None) or scope['path']}"
-        client = scope.get("client")
-        app = scope["app"]
-        try:
-            async with app.state.sessionmaker() as session:
-                await service.append(
-                    session, actor=staff_actor(staff) if staff is not None else ANONYMOUS, action=action,
-                    status=status, target=state.get("audit_target"), target_region=state.get("audit_target_region"),
-                    query=_query(scope), rows=state.get("audit_rows"), client_ip=client[0] if client else None,
-                    request_id=state.get("request_id"))
-                await session.commit()
-        except Exception as exc:
-            logger.warning("audit entry not written: %s", type(exc).__name__)
-            return False
-        return True
+        logger.warning("audit backlog full: a staff request is refused")
+        return False
+
+
+def request_entry(scope: Scope, status: int, staff: Staff | None) -> dict[str, Any]:
+    """The entry of one request: who, which operation on what, with which parameters, and the outcome."""
+    state: dict[str, Any] = scope.get("state") or {}
+    route = scope.get("route")
+    action = state.get("audit_action") or f"{scope['method']} {getattr(route, 'path', None) or scope['path']}"
+    client = scope.get("client")
+    return {"actor": staff_actor(staff) if staff is not None else ANONYMOUS, "action": action, "status": status,
+            "at": datetime.now(UTC), "target": state.get("audit_target"),
+            "target_region": state.get("audit_target_region"), "query": _query(scope), "rows": state.get("audit_rows"),
+            "client_ip": client[0] if client else None, "request_id": state.get("request_id")}
 
 
 def note(request: Request, *, rows: int | None = None, target: str | None = None,

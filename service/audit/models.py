@@ -4,7 +4,7 @@ action, append-only (a database trigger) and hash-chained (each entry's hash cov
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Index
+from sqlalchemy import BigInteger, DateTime, Index, SmallInteger
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
@@ -30,3 +30,13 @@ class AuditEntry(SQLModel, table=True):
     after: dict[str, Any] | None = Field(default=None, sa_type=JSONB)
     prev_hash: str
     hash: str = Field(unique=True)
+
+
+class AuditChain(SQLModel, table=True):
+    """The head of the chain, one row: writers take turns on it (its row lock) and read the last hash."""
+
+    __tablename__ = "audit_chain"
+
+    id: int = Field(primary_key=True, sa_type=SmallInteger)
+    last_id: int = Field(sa_type=BigInteger)
+    last_hash: str

@@ -4,6 +4,7 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import text
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -11,11 +12,20 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from service.audit.models import AuditEntry
 from service.db import run_sql
 
-# Writers take turns on the chain's head: the lock lives until their transaction ends, so the entry
-# that reads the last hash is the next to be committed.
-_CHAIN_LOCK = text("SELECT pg_advisory_xact_lock(1321, 1)")
-_HEAD = text("SELECT hash FROM audit_entry ORDER BY id DESC LIMIT 1")
-_NEXT_ID = text("SELECT nextval(pg_get_serial_sequence('audit_entry', 'id'))")
+# Writers take turns on the chain's head row: an UPDATE waits for the previous writer's commit and
+# then sees its result, so the entry that takes the next id also reads the last committed hash. The
+# row stays locked until the writer's transaction ends.
+_HEAD = text("UPDATE audit_chain SET last_id = last_id + 1 WHERE id = 1 RETURNING last_id, last_hash")
+_APPEND = text("""
+    WITH entry AS (
+        INSERT INTO audit_entry (id, at, actor, actor_region, target_region, action, target, query, status, rows,
+                                 client_ip, request_id, before, after, prev_hash, hash)
+        VALUES (:id, :at, CAST(:actor AS jsonb), :actor_region, :target_region, :action, :target,
+                CAST(:query AS jsonb), :status, :rows, :client_ip, :request_id, CAST(:before AS jsonb),
+                CAST(:after AS jsonb), :prev_hash, :hash)
+    )
+    UPDATE audit_chain SET last_hash = :hash WHERE id = 1
+""")
 # The database lets rows go only through this statement, and only those older than 180 days (the
 # trigger checks); the setting is local to the purging transaction.
 _ALLOW_PURGE = text("SELECT set_config('hj1321.audit_purge', 'on', true)")
@@ -23,17 +33,22 @@ _PURGE = text("DELETE FROM audit_entry WHERE at < :before RETURNING id")
 _FIRST = text("SELECT id, prev_hash FROM audit_entry ORDER BY id LIMIT 1")
 
 
-async def chain_head(session: AsyncSession) -> tuple[int, str | None]:
-    """Lock the chain for this transaction; returns the next entry's id and the last entry's hash."""
-    await run_sql(session, _CHAIN_LOCK, {})
-    last = (await run_sql(session, _HEAD, {})).scalar()
-    next_id = (await run_sql(session, _NEXT_ID, {})).scalar_one()
-    return int(next_id), last
+async def chain_head(session: AsyncSession) -> tuple[int, str]:
+    """Take the chain's head for this transaction; returns the new entry's id and the last entry's hash."""
+    row = (await run_sql(session, _HEAD, {})).one()
+    return int(row[0]), str(row[1])
 
 
 async def add(session: AsyncSession, entry: AuditEntry) -> None:
-    session.add(entry)
-    await session.flush()
+    def as_json(value: Any) -> str | None:
+        return None if value is None else orjson.dumps(value).decode()
+
+    await run_sql(session, _APPEND, {
+        "id": entry.id, "at": entry.at, "actor": as_json(entry.actor), "actor_region": entry.actor_region,
+        "target_region": entry.target_region, "action": entry.action, "target": entry.target,
+        "query": as_json(entry.query), "status": entry.status, "rows": entry.rows, "client_ip": entry.client_ip,
+        "request_id": entry.request_id, "before": as_json(entry.before), "after": as_json(entry.after),
+        "prev_hash": entry.prev_hash, "hash": entry.hash})
 
 
 def _visible(statement: Any, region_prefix: str) -> Any:

@@ -68,7 +68,7 @@ async def append(session: AsyncSession, *, actor: Actor, action: str, status: in
     entry = AuditEntry(id=next_id, at=moment, actor=actor.as_json(), actor_region=actor.region_code,
                        target_region=target_region, action=action, target=target, query=query or {},
                        status=status, rows=rows, client_ip=client_ip, request_id=request_id,
-                       before=before, after=after, prev_hash=last or GENESIS, hash="")
+                       before=before, after=after, prev_hash=last, hash="")
     entry.hash = chain_hash(entry)
     await repository.add(session, entry)
     return entry

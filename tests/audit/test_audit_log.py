@@ -22,6 +22,10 @@ TODAY = datetime.now(BEIJING).date().isoformat()  # the API's days are Beijing d
 
 
 async def entries(engine, **where) -> list[dict]:
+    """The audit log as committed, once the writer has written what the requests so far handed it."""
+    from tests.conftest import flush_audit
+
+    await flush_audit()
     clauses = " AND ".join(f"{column} = :{column}" for column in where) or "true"
     async with engine.connect() as connection:
         rows = await connection.execute(text(f"SELECT * FROM audit_entry WHERE {clauses} ORDER BY id"), where)
@@ -119,6 +123,7 @@ def test_retention_below_six_months_is_refused():
 
 async def test_audit_verify_names_an_entry_edited_behind_the_services_back(client, engine, database_url, tmp_path):
     await client.get("/api/v1/enterprises", headers=await staff_token(engine))
+    await entries(engine)
     env = hj1321_env(DATABASE_URL=database_url)
     holds = run_hj1321(["audit", "verify"], tmp_path, env)
     assert holds.returncode == 0 and "the chain holds" in holds.stdout, holds.stdout + holds.stderr
@@ -143,6 +148,7 @@ async def test_the_chain_is_sha256_of_the_previous_hash_and_the_canonical_entry(
     import rfc8785
 
     await client.get("/api/v1/enterprises", headers=await staff_token(engine))
+    await entries(engine)
     auditor = await staff_token(engine, role="auditor", region="")
     items = (await client.get("/api/v1/audit", params={"from": TODAY, "to": TODAY, "limit": 3},
                               headers=auditor)).json()["items"]
@@ -159,6 +165,7 @@ async def test_auditors_read_their_jurisdiction_only_and_nothing_else(client, en
                      headers=await staff_token(engine, region="1302"))
     await client.get(f"/api/v1/enterprises/{beijing_plant.code}/missing", params={"date": TODAY},
                      headers=await staff_token(engine, region="11"))
+    await entries(engine)
     auditor = await staff_token(engine, role="auditor", region="1302")
     seen = (await client.get("/api/v1/audit", params={"from": TODAY, "to": TODAY, "limit": 500},
                              headers=auditor)).json()
@@ -179,6 +186,7 @@ async def test_audit_pages_and_filters(client, engine):
     viewer = await issue_staff(engine, region="13")
     for _ in range(3):
         await client.get("/api/v1/enterprises", headers={"Authorization": f"Bearer {viewer.secret}"})
+    await entries(engine)
     auditor = await staff_token(engine, role="auditor", region="")
     params = {"from": TODAY, "to": TODAY, "actor": viewer.id, "limit": 2}
     first = (await client.get("/api/v1/audit", params=params, headers=auditor)).json()
@@ -220,3 +228,21 @@ async def test_the_purge_keeps_six_months_and_the_chain_still_verifies(tmp_path)
         assert kept == ["test.entry", "test.entry", "audit.purge"]
     finally:
         await engine.dispose()
+
+
+async def test_when_the_log_cannot_be_written_staff_requests_are_refused_not_answered(settings, engine):
+    import httpx
+
+    from service.app import create_app
+
+    app = create_app(settings.model_copy(update={"audit_backlog_entries": 2}))
+    viewer = await staff_token(engine)
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        await app.state.audit_writer.stop()  # as if the log's database had gone: nothing drains the backlog
+        answers = [await client.get("/api/v1/enterprises", headers=viewer) for _ in range(3)]
+        assert [a.status_code for a in answers] == [200, 200, 503]
+        assert answers[2].json()["error"] == "audit_unavailable" and "Retry-After" in answers[2].headers
+        plant = await register(engine)  # gateways are not held up by the audit log
+        posted = await client.post("/api/v1/movements", json=batch(plant, movement()), headers=plant.auth)
+        assert posted.status_code == 200
