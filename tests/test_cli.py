@@ -98,13 +98,23 @@ def test_serve_demo_on_the_embedded_default_and_register_an_enterprise_beside_it
         assert bad.returncode == 2 and "unified social credit code" in bad.stderr
     finally:
         server.stop()
-    # A second start reuses the folder and keeps the data.
-    again = Server(workdir, env)
+    # A second start reuses the folder and keeps the data, and --demo shows the same credentials.
+    again = Server(workdir, env, "--demo")
     try:
+        assert f"demo gateway key: {key}" in again.output()
+        token_line = next(line for line in output.splitlines() if line.startswith("demo staff token"))
+        assert token_line in again.output()
         answer = _post_sample(again.base, key, "movements.valid.json")
         assert answer["duplicates"] == 2
     finally:
         again.stop()
+    listed = run_hj1321(["staff", "list"], workdir, env)
+    assert listed.stdout.count("demo admin") == 1  # not one more national admin per start
+
+
+def test_demo_refuses_a_real_database(tmp_path, database_url):
+    refused = run_hj1321(["serve", "--demo"], tmp_path, hj1321_env(DATABASE_URL=database_url))
+    assert refused.returncode == 2 and "--demo runs on the embedded server only" in refused.stderr
 
 
 def test_commands_work_in_a_fresh_folder_before_serve_ever_ran(tmp_path):
