@@ -1,12 +1,13 @@
 """Slow-client attack benchmark: other plants' and the bureau's latency while one plant stalls uploads.
 
-    python -m loadtests.slow_clients [--rate 100] [--seconds 20] [--stalled 50]
+    python -m loadtests.slow_clients [--rate 100] [--seconds 5] [--rounds 4] [--stalled 50] [--flood]
 
 1. Starts a fresh embedded PostgreSQL and `hj1321 serve` (defaults: 10 connections, 8 requests in
    flight per enterprise, 60 s body deadline).
-2. Quiet: 20 plants post single records and a bureau account lists movements, together `--rate`
-   requests per second (open loop), for `--seconds`.
-3. Attack: the same load while one more plant keeps `--stalled` raw connections open, each having
+2. Quiet rounds: 20 plants post single records and a bureau account lists movements, together
+   `--rate` requests per second (open loop), for `--seconds`.
+3. Attacked rounds, alternating with the quiet ones (`--rounds` of each): the same load while one
+   more plant keeps `--stalled` raw connections open, each having
    sent the headers and half of a 200 kB body and then nothing; whenever the service answers one
    (429, 408) or closes it, the attacker opens another after the Retry-After it got (`--flood`: at once).
 Prints p50/p99 of both phases and their ratio (target: attack p99 within 2x of quiet). Loopback only,
@@ -123,19 +124,31 @@ async def main_async(args: argparse.Namespace, workdir: Path, dsn: str) -> None:
     plants = await register(dsn, 21)
     attacker_plant, others = plants[0], plants[1:]
     token = await staff_token(dsn)
-    process, base = start_service(dsn, workdir, 1)
+    process, base = start_service(dsn, workdir, args.workers)
     port = int(base.rsplit(":", 1)[1])
     try:
         await workload(base, others, token, args.rate, 3)  # warm-up, not counted
-        quiet, quiet_statuses = await workload(base, others, token, args.rate, args.seconds)
+        quiet: list[float] = []
+        loaded: list[float] = []
+        quiet_statuses: Counter[int] = Counter()
+        loaded_statuses: Counter[int] = Counter()
+        answers: Counter[str] = Counter()
+        # Alternating rounds: the database grows and the machine's noise drifts during a run, and
+        # both must fall on the quiet and the attacked measurements alike.
+        for _ in range(args.rounds):
+            latencies, statuses = await workload(base, others, token, args.rate, args.seconds)
+            quiet += latencies
+            quiet_statuses += statuses
+            stop = asyncio.Event()
+            attack = asyncio.create_task(attacker(port, attacker_plant[1], attacker_plant[2], args.stalled, stop,
+                                                  args.flood))
+            await asyncio.sleep(1)  # every stalled connection open before measuring
+            latencies, statuses = await workload(base, others, token, args.rate, args.seconds)
+            loaded += latencies
+            loaded_statuses += statuses
+            stop.set()
+            answers += await attack
         print(summary("quiet ", quiet, quiet_statuses))
-        stop = asyncio.Event()
-        attack = asyncio.create_task(attacker(port, attacker_plant[1], attacker_plant[2], args.stalled, stop,
-                                              args.flood))
-        await asyncio.sleep(2)  # every stalled connection open before measuring
-        loaded, loaded_statuses = await workload(base, others, token, args.rate, args.seconds)
-        stop.set()
-        answers = await attack
         print(summary("attack", loaded, loaded_statuses))
         print(f"attacker ({args.stalled} stalled uploads kept open, "
               f"{'reopened at once' if args.flood else 'reopened after Retry-After'}): answers {dict(answers)}")
@@ -150,7 +163,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rate", type=int, default=100,
                         help="requests per second from the other plants and the bureau")
-    parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--seconds", type=int, default=5, help="length of each quiet and each attacked round")
+    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=1, help="service worker processes")
     parser.add_argument("--stalled", type=int, default=50, help="stalled uploads the attacking plant keeps open")
     parser.add_argument("--flood", action="store_true",
                         help="reopen a refused upload at once, ignoring Retry-After (a request flood)")
