@@ -5,17 +5,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from service.auth.service import add_staff
-from service.db import create_sessionmaker
 from tests.conftest import register
+from tests.conftest import staff_token as shared_staff_token
 from tests.factories import batch, beijing, inplant_vehicle, movement, nonroad_machinery, png_bytes, sha256_hex
 
 
 async def staff_token(engine: AsyncEngine, region: str, role: str = "viewer") -> dict[str, str]:
-    async with create_sessionmaker(engine)() as session:
-        token = (await add_staff(session, name="核查员", role=role, region_prefix=region, now=datetime.now(UTC))).secret
-        await session.commit()
-    return {"Authorization": f"Bearer {token}"}
+    return await shared_staff_token(engine, role=role, region=region)
 
 
 @pytest.fixture

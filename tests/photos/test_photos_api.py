@@ -2,7 +2,6 @@
 
 import asyncio
 import base64
-from datetime import UTC, datetime
 
 from tests.conftest import scalar
 from tests.factories import batch, inplant_vehicle, jpeg_bytes, movement, png_bytes, sha256_hex
@@ -155,14 +154,9 @@ async def test_a_named_photo_is_a_placeholder_until_its_bytes_arrive(client, eng
 
 
 async def staff(engine, region: str) -> dict[str, str]:
-    from service.auth.service import add_staff
-    from service.db import create_sessionmaker
+    from tests.conftest import staff_token
 
-    async with create_sessionmaker(engine)() as session:
-        token = (await add_staff(session, name="核查员", role="viewer", region_prefix=region,
-                                 now=datetime.now(UTC))).secret
-        await session.commit()
-    return {"Authorization": f"Bearer {token}"}
+    return await staff_token(engine, region=region)
 
 
 async def test_a_photo_is_readable_by_every_bureau_whose_plant_uploaded_or_named_it(client, engine):

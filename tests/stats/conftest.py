@@ -1,23 +1,16 @@
 """A small plant whose trips, tonnes, stages and manifest are counted by hand, for the figure tests."""
 
-from datetime import UTC, datetime
 
 import pytest
 
-from service.auth.service import add_staff
-from service.db import create_sessionmaker
-from tests.conftest import register
+from tests.conftest import register, staff_token
 from tests.factories import batch, inplant_vehicle, movement, nonroad_machinery, png_bytes, sha256_hex, volume
 
 DAY, NEXT = "2026-11-10", "2026-11-11"
 
 
 async def staff_headers(engine, region: str = "13") -> dict[str, str]:
-    async with create_sessionmaker(engine)() as session:
-        token = (await add_staff(session, name="统计员", role="viewer", region_prefix=region,
-                                 now=datetime.now(UTC))).secret
-        await session.commit()
-    return {"Authorization": f"Bearer {token}"}
+    return await staff_token(engine, region=region)
 
 
 async def post(client, plant, path, *records):
