@@ -16,3 +16,45 @@ async def test_migrated_database_matches_the_models(engine):
 
 def test_database_is_at_head(database_url):
     assert is_at_head(database_url)
+
+
+async def test_upgrading_a_database_of_the_previous_release_keeps_and_mends_its_data(tmp_path):
+    """Rows written under the previous schema get key and token ids, canonical content hashes, photo links."""
+    import asyncio
+    import hashlib
+
+    import asyncpg
+    import rfc8785
+    from alembic import command
+
+    from service.embedded_db import start_embedded
+    from service.migrate import alembic_config, upgrade_to_head
+
+    url = start_embedded(tmp_path / "db")
+    await asyncio.to_thread(command.upgrade, alembic_config(url), "34de22359412")
+    connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        enterprise = await connection.fetchval(
+            "INSERT INTO enterprise (code, name, region_code, industry) VALUES ('91130203MA0UPGRADE', '老企业', "
+            "'130203', 'steel') RETURNING id")
+        await connection.execute("INSERT INTO gateway_key (enterprise_id, key_hash) VALUES ($1, 'k')", enterprise)
+        await connection.execute("INSERT INTO staff_token (name, role, region_prefix, token_hash) "
+                                 "VALUES ('老用户', 'viewer', '13', 't')")
+        await connection.execute(
+            "INSERT INTO movement (enterprise_id, version, received_at, first_received_at, record_id, gate_no, "
+            "barrier_no, direction, pass_time, pass_date, plate_no, plate_color, pass_photo, goods_amount, reupload, "
+            "late, content_hash, warnings, missing_fields, missing_photos) VALUES ($1, 1, now(), now(), 'R1', '1', "
+            "'01', '1', '2026-11-20 08:01:02+08', '2026-11-20', '冀B12345', '1', 'sha256:' || repeat('a', 64), 30.0, "
+            "false, false, '\\x00'::bytea, '[]', '{}', '{}')", enterprise)
+        await asyncio.to_thread(upgrade_to_head, url)
+        assert (await connection.fetchval("SELECT public_id FROM gateway_key")).startswith("key_")
+        assert await connection.fetchval("SELECT public_id LIKE 'tok_%' AND expires_at > now() FROM staff_token")
+        content = {"recordId": "R1", "gateNo": "1", "barrierNo": "01", "direction": "1",
+                   "passTime": "2026-11-20T00:01:02.000Z", "passPhoto": "sha256:" + "a" * 64, "plateNo": "冀B12345",
+                   "plateColor": "1", "goodsAmount": 30}
+        assert (await connection.fetchval("SELECT content_hash FROM movement")) == hashlib.sha256(
+            rfc8785.dumps(content)).digest()
+        assert await connection.fetchval("SELECT enterprise_id FROM photo_enterprise WHERE sha256 = repeat('a', 64)"
+                                         ) == enterprise
+    finally:
+        await connection.close()
