@@ -171,3 +171,14 @@ async def volumes(session: AsyncSession, *, enterprise_ids: Sequence[int], start
 
 async def ledger_mix(session: AsyncSession, *, table: str, enterprise_id: int) -> dict[str, int]:
     return {row[0]: row[1] for row in (await run_sql(session, _LEDGER_MIX[table], {"e": enterprise_id})).all()}
+
+
+_NONROAD_AGES = text("""
+    SELECT coalesce(emission_standard, 'X'), production_date, count(*)::int FROM nonroad_machinery
+    WHERE enterprise_id = :e AND active GROUP BY 1, 2
+""")
+
+
+async def nonroad_ages(session: AsyncSession, *, enterprise_id: int) -> list[tuple[str, date | None, int]]:
+    """Machines in service by (stage, production date): what the grading rules on new and aged machinery need."""
+    return [(row[0], row[1], row[2]) for row in (await run_sql(session, _NONROAD_AGES, {"e": enterprise_id})).all()]

@@ -149,6 +149,9 @@ async def clean_transport(session: AsyncSession, *, enterprise: Enterprise, star
     nonroad = await repository.ledger_mix(session, table="nonroad_machinery", enterprise_id=enterprise.id)
     figures = clean_transport_figures(mix=[row[1:] for row in mix], volumes=[row[1:] for row in volumes],
                                       inplant=inplant, nonroad=nonroad)
+    figures["nonroad"].update(nonroad_age_figures(
+        await repository.nonroad_ages(session, enterprise_id=enterprise.id), end=end,
+        new_since=date.fromisoformat(policy["validFrom"])))
     requirements = [evaluate(requirement, figures, end) for requirement in policy["requirements"]
                     if applies(requirement, end)]
     return {"enterpriseCode": enterprise.code, "from": start.isoformat(), "to": end.isoformat(), **figures,
@@ -197,6 +200,33 @@ def clean_transport_figures(*, mix: list[Any], volumes: list[Any], inplant: dict
                     "nevShare": share(nonroad, "D"), "stage4OrNevShare": share(nonroad, "456D"),
                     "stage3OrBetterShare": share(nonroad, "3456D")},
     }
+
+
+AGED_YEARS = 6
+
+
+def nonroad_age_figures(machines: list[tuple[str, date | None, int]], *, end: date,
+                        new_since: date) -> dict[str, Any]:
+    """Figures on machinery by age, for grading rules such as Tianjin's A level: machines new or replaced
+    since the policy took effect (produced on or after its valid-from date) must be 国四 or new energy,
+    and 国三-or-older machines six or more years old at the window's end must be out of service."""
+    try:
+        aged_before = end.replace(year=end.year - AGED_YEARS)
+    except ValueError:  # 29 February
+        aged_before = end.replace(year=end.year - AGED_YEARS, day=28)
+    new: dict[str, int] = defaultdict(int)
+    aged = unknown_age = 0
+    for stage, produced, count in machines:
+        if produced is not None and produced >= new_since:
+            new[stage] += count
+        if stage in "0123":
+            if produced is None:
+                unknown_age += count
+            elif produced <= aged_before:
+                aged += count
+    return {"newSince": new_since.isoformat(), "newTotal": sum(new.values()),
+            "newStage4OrNevShare": ratio(sum(new[s] for s in "456D"), sum(new.values())),
+            "agedStage3OrOlder": aged, "agedBefore": aged_before.isoformat(), "stage3OrOlderAgeUnknown": unknown_age}
 
 
 def applies(requirement: dict[str, Any], end: date) -> bool:

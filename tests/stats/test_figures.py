@@ -1,7 +1,7 @@
 """statistics.md figures against a small plant whose trips, tonnes, stages and manifest are counted by hand."""
 
 from tests.conftest import register
-from tests.factories import png_bytes, sha256_hex
+from tests.factories import nonroad_machinery, png_bytes, sha256_hex
 from tests.stats.conftest import DAY, NEXT, post, staff_headers, trip
 
 
@@ -154,3 +154,28 @@ async def test_access_boundaries_for_figures(client, engine, plant):
     unknown = await client.get(f"/api/v1/enterprises/{plant.code}/clean-transport",
                                params={"from": DAY, "to": DAY, "policy": "nope"}, headers=await staff_headers(engine))
     assert unknown.status_code == 404
+
+
+async def test_tianjin_a_judges_new_machinery_and_stops_aged_stage_iii(client, engine):
+    """The window ends 2026-11-11, so aged means produced on or before 2020-11-11; new means from 2024-01-01."""
+    enterprise = await register(engine)
+    machines = [("4", "2024-03-01", True),   # new, 国四: fine
+                ("3", "2024-05-01", True),   # new, 国三: breaks the rule on new machinery
+                ("3", "2019-01-01", True),   # 国三 aged 7 years, still in service: must be stopped
+                ("2", "2020-11-11", True),   # 国二 exactly 6 years old at the window's end: aged too
+                ("3", "2020-11-12", True),   # 国三 a day short of 6 years: may still work
+                ("3", "2021-01-01", True),   # 国三 under 6 years: may still work
+                ("3", None, True),           # age unknown: reported, not judged
+                ("D", "2018-01-01", True),   # new energy, old: fine
+                ("3", "2015-01-01", False)]  # aged 国三 already retired: fine
+    await post(client, enterprise, "nonroad-machinery", *[
+        nonroad_machinery(emissionStandard=stage, productionDate=produced, active=active)
+        for stage, produced, active in machines])
+    tianjin = await clean(client, engine, enterprise, "tianjin-a-2024")
+    nonroad = tianjin["nonroad"]
+    assert nonroad["newTotal"] == 2 and nonroad["newStage4OrNevShare"] == rate(0.5, 1, 2)
+    assert (nonroad["agedStage3OrOlder"], nonroad["agedBefore"], nonroad["stage3OrOlderAgeUnknown"]) == (
+        2, "2020-11-11", 1)
+    verdicts = {r["id"]: (r["value"], r["pass"]) for r in tianjin["requirements"]}
+    assert verdicts["nonroad-new-iv"] == (0.5, False) and verdicts["nonroad-aged-iii-stopped"] == (2, False)
+    assert "nonroad-iv" not in verdicts  # 国四 is no longer asked of every machine
