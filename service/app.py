@@ -22,6 +22,7 @@ from service.auth.cache import CredentialCache
 from service.auth.service import Gateway, Staff
 from service.config import Settings, get_settings
 from service.db import create_engine, create_sessionmaker
+from service.emergency.router import router as emergency_router
 from service.errors import ServiceUnavailable, Unauthorized, error_responses, install_error_handlers
 from service.evidence.router import router as evidence_router
 from service.http_guard import HttpGuardMiddleware
@@ -113,6 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(admin_router)
     app.include_router(audit_router)
     app.include_router(evidence_router)
+    app.include_router(emergency_router)
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:

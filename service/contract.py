@@ -27,10 +27,10 @@ def _documents() -> dict[str, Any]:
     """Every schema file, by its path under schemas/ (which is also its $id)."""
     documents = {}
     for path in sorted(SCHEMAS_DIR.rglob("*.json")):
-        name = path.relative_to(SCHEMAS_DIR).as_posix()
-        if name.startswith("policies/"):
-            continue
-        documents[name] = json.loads(path.read_text(encoding="utf-8"))
+        document = json.loads(path.read_text(encoding="utf-8"))
+        # The rule tables beside them (policies/, emergency/) are data files, not schemas.
+        if isinstance(document, dict) and "$schema" in document:
+            documents[path.relative_to(SCHEMAS_DIR).as_posix()] = document
     return documents
 
 

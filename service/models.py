@@ -5,6 +5,7 @@ from sqlmodel import SQLModel
 from service import db as _db  # noqa: F401  (sets the naming convention before tables are built)
 from service.audit.models import AuditChain, AuditEntry
 from service.auth.models import GatewayKey, StaffToken
+from service.emergency.models import Alert, EnterpriseGrade, Exemption, WatchlistEntry
 from service.enterprises.models import Enterprise
 from service.ingest.models import (
     CleanTransportVolume,
@@ -22,11 +23,14 @@ from service.stats.models import Manifest, MovementDayStat, StatDirty
 metadata = SQLModel.metadata
 
 __all__ = [
+    "Alert",
     "AuditChain",
     "AuditEntry",
     "CleanTransportVolume",
     "CleanTransportVolumeVersion",
     "Enterprise",
+    "EnterpriseGrade",
+    "Exemption",
     "GatewayKey",
     "InplantVehicle",
     "InplantVehicleVersion",
@@ -40,5 +44,6 @@ __all__ = [
     "PhotoEnterprise",
     "StaffToken",
     "StatDirty",
+    "WatchlistEntry",
     "metadata",
 ]

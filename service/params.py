@@ -5,6 +5,7 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import Path, Query
+from pydantic import StringConstraints
 
 # Ledgers start long after 1900 and no alert ends after 2999; the bounds keep day + 1 and the
 # conversion to a Beijing midnight inside Python's calendar.
@@ -22,3 +23,12 @@ OptionalFromDay = Annotated[date | None, Query(alias="from", ge=FIRST_DAY, le=LA
 OptionalToDay = Annotated[date | None, Query(alias="to", ge=FIRST_DAY, le=LAST_DAY,
                                              description="last Beijing day (yyyy-MM-dd), inclusive")]
 RowId = Annotated[int, Path(ge=1, le=MAX_BIGINT, description="the record's id as the bureau endpoints give it")]
+
+
+# Free text in a request body: no control characters (PostgreSQL text cannot hold NUL, and no name,
+# note or approval reference needs a line break).
+_PLAIN = r"^[^\u0000-\u001F\u007F]*$"
+Text64 = Annotated[str, StringConstraints(max_length=64, pattern=_PLAIN)]
+Text100 = Annotated[str, StringConstraints(max_length=100, pattern=_PLAIN)]
+Text200 = Annotated[str, StringConstraints(max_length=200, pattern=_PLAIN)]
+Text500 = Annotated[str, StringConstraints(max_length=500, pattern=_PLAIN)]

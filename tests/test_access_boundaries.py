@@ -24,6 +24,7 @@ class World:
     photo: str
     key_ids: list[str]  # live keys of the plant an admin may revoke, one per call
     token_ids: list[str]  # viewer tokens inside 130203 an admin may revoke, one per call
+    alert_id: int  # an alert over 1302
 
 
 Request = tuple[str, dict[str, Any], Any]  # path, query parameters, JSON body
@@ -76,13 +77,34 @@ REQUESTS: dict[tuple[str, str], Callable[[World], Request]] = {
     ("POST", "/api/v1/admin/staff"): lambda w: ("/api/v1/admin/staff", {}, {
         "name": "新查看员", "role": "viewer", "regionCode": "130203"}),
     ("DELETE", "/api/v1/admin/staff/{token_id}"): lambda w: (f"/api/v1/admin/staff/{w.token_ids.pop()}", {}, None),
+    ("GET", "/api/v1/control-measures"): lambda w: ("/api/v1/control-measures", {}, None),
+    ("GET", "/api/v1/watchlist"): lambda w: ("/api/v1/watchlist", {}, None),
+    ("GET", "/api/v1/alerts"): lambda w: ("/api/v1/alerts", {"from": DAY, "to": DAY}, None),
+    ("GET", "/api/v1/admin/enterprises/{code}/grade"): lambda w: (f"/api/v1/admin/enterprises/{w.code}/grade", {},
+                                                                  None),
+    ("PUT", "/api/v1/admin/enterprises/{code}/grade"): lambda w: (f"/api/v1/admin/enterprises/{w.code}/grade", {},
+                                                                  {"grade": "B", "validFrom": "2026-01-01"}),
+    ("POST", "/api/v1/admin/alerts"): lambda w: ("/api/v1/admin/alerts", {}, {
+        "regionCode": "1302", "level": "orange", "startsAt": f"{DAY} 00:00:00"}),
+    ("PATCH", "/api/v1/admin/alerts/{alert_id}"): lambda w: (f"/api/v1/admin/alerts/{w.alert_id}", {},
+                                                             {"endsAt": f"{DAY} 12:00:00"}),
+    ("POST", "/api/v1/admin/enterprises/{code}/exemptions"): lambda w: (
+        f"/api/v1/admin/enterprises/{w.code}/exemptions", {}, {
+            "plateNo": "冀B12345", "plateColor": "1", "kind": "livelihood", "validFrom": f"{DAY} 00:00:00",
+            "validTo": f"{DAY} 23:00:00", "approval": "唐环应急〔2026〕1号"}),
+    ("GET", "/api/v1/admin/enterprises/{code}/exemptions"): lambda w: (
+        f"/api/v1/admin/enterprises/{w.code}/exemptions", {}, None),
+    ("POST", "/api/v1/admin/watchlist"): lambda w: ("/api/v1/admin/watchlist", {}, {"entries": [
+        {"plateNo": "冀B54321", "plateColor": "1", "reason": "5", "listedAt": f"{DAY} 00:00:00"}]}),
     ("GET", "/api/v1/audit"): lambda w: ("/api/v1/audit", {"from": DAY, "to": "2026-12-31"}, None),
     ("GET", "/api/v1/audit/export"): lambda w: ("/api/v1/audit/export", {"from": DAY, "to": "2026-12-31"}, None),
 }
 OPEN = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics")}
 # Lists that answer outside the jurisdiction too, only without the plant.
 LISTS = {("GET", "/api/v1/enterprises"), ("GET", "/api/v1/admin/enterprises"), ("GET", "/api/v1/admin/staff"),
-         ("GET", "/api/v1/audit"), ("GET", "/api/v1/audit/export")}
+         ("GET", "/api/v1/audit"), ("GET", "/api/v1/audit/export"), ("GET", "/api/v1/alerts"),
+         # an entry posted outside applies to the poster's own jurisdiction
+         ("POST", "/api/v1/admin/watchlist")}
 ROLES_BY_TAG = {"bureau": {"viewer", "admin"}, "admin": {"admin"}, "audit": {"auditor"}, "gateway": set()}
 
 
@@ -115,8 +137,11 @@ async def world(client, engine) -> World:
                                    headers=await bearer(engine, "admin", "13"))
         keys.append(issued.json()["id"])
         tokens.append((await issue_staff(engine, role="viewer", region="130203")).id)
+    alert = await client.post("/api/v1/admin/alerts", headers=await bearer(engine, "admin", "13"),
+                              json={"regionCode": "1302", "level": "yellow", "startsAt": f"{DAY} 00:00:00"})
+    assert alert.status_code == 201, alert.text
     return World(code=plant.code, movement_id=listed.json()["items"][0]["id"], photo=sha256_hex(photo),
-                 key_ids=keys, token_ids=tokens)
+                 key_ids=keys, token_ids=tokens, alert_id=alert.json()["id"])
 
 
 async def bearer(engine, role: str, region: str) -> dict[str, str]:

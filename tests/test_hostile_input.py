@@ -137,3 +137,24 @@ async def test_echoed_invalid_values_are_truncated(client, plant):
     response = await client.post("/api/v1/movements", headers=plant.auth,
                                  json={"enterpriseCode": "X" * 10_000, "records": [movement()]})
     assert len(response.text) < 600, response.text
+
+
+@pytest.mark.parametrize("path,body", [
+    ("/api/v1/admin/enterprises", {"code": "91130203MA0NULNUL0", "name": "厂\x00", "regionCode": "130203"}),
+    ("/api/v1/admin/staff", {"name": "张\x00三", "role": "viewer", "regionCode": "1302"}),
+    ("/api/v1/admin/alerts", {"regionCode": "1302", "level": "red", "startsAt": "2026-12-01 00:00:00",
+                              "note": "\x00"}),
+])
+async def test_nul_in_an_admin_body_is_422(client, engine, path, body):
+    from tests.conftest import staff_token as token
+
+    response = await client.post(path, json=body, headers=await token(engine, role="admin", region="13"))
+    assert_envelope(response, 422, "invalid_request")
+
+
+async def test_nul_in_a_changed_enterprise_is_422(client, engine, plant):
+    from tests.conftest import staff_token as token
+
+    response = await client.patch(f"/api/v1/admin/enterprises/{plant.code}", json={"industry": ")\x00!"},
+                                  headers=await token(engine, role="admin", region="13"))
+    assert_envelope(response, 422, "invalid_request")

@@ -12,6 +12,7 @@ from service.audit.middleware import note, staff_actor
 from service.auth.dependencies import AdminDep
 from service.db import SessionDep
 from service.errors import ADMIN_WRITE_ERRORS
+from service.params import Text64, Text100, Text200
 
 T = TypeVar("T")
 
@@ -26,15 +27,15 @@ class Body(BaseModel):
 
 
 class EnterpriseIn(Body):
-    code: str = Field(max_length=64, examples=["91130203MA0EXAMPLE"])
-    name: str = Field(max_length=200, examples=["示范焦化有限公司"])
-    regionCode: str = Field(max_length=6, examples=["130203"])
-    industry: str = Field(default="", max_length=64, examples=["coking"])
+    code: Text64 = Field(examples=["91130203MA0EXAMPLE"])
+    name: Text200 = Field(examples=["示范焦化有限公司"])
+    regionCode: Text64 = Field(examples=["130203"])
+    industry: Text64 = Field(default="", examples=["coking"])
 
 
 class EnterpriseChange(Body):
-    name: str | None = Field(default=None, max_length=200)
-    industry: str | None = Field(default=None, max_length=64)
+    name: Text200 | None = None
+    industry: Text64 | None = None
     disabled: bool | None = Field(default=None, description="true: its keys stop working, its data stays")
 
 
@@ -43,9 +44,9 @@ class KeyIn(Body):
 
 
 class StaffIn(Body):
-    name: str = Field(max_length=100, examples=["唐山市局 张三"])
-    role: str = Field(examples=["viewer"], description="viewer or admin")
-    regionCode: str = Field(default="", max_length=6, examples=["1302"])
+    name: Text100 = Field(examples=["唐山市局 张三"])
+    role: Text64 = Field(examples=["viewer"], description="viewer or admin")
+    regionCode: Text64 = Field(default="", examples=["1302"])
     days: Days = None
 
 

@@ -65,8 +65,10 @@ def issued_view(issued: Issued) -> dict[str, Any]:
     return {"id": issued.id, "secret": issued.secret, "expiresAt": _time(issued.expires_at)}
 
 
-async def _audit(session: AsyncSession, acting: Acting, action: str, *, target: str, target_region: str | None,
-                 status: int, before: dict[str, Any] | None = None, after: dict[str, Any] | None = None) -> None:
+async def record_change(session: AsyncSession, acting: Acting, action: str, *, target: str,
+                        target_region: str | None, status: int, before: dict[str, Any] | None = None,
+                        after: dict[str, Any] | None = None) -> None:
+    """The audit entry of an administrative change, in the change's own transaction."""
     await audit.append(session, actor=acting.actor, action=action, status=status, target=target,
                        target_region=target_region, request_id=acting.request_id, client_ip=acting.client_ip,
                        before=before, after=after)
@@ -88,7 +90,7 @@ async def create_enterprise(session: AsyncSession, acting: Acting, *, code: str,
     enterprise, key = await add_enterprise(session, code=code, name=name, region_code=region_code,
                                            industry=industry, now=now, key_days=key_days)
     view = enterprise_view(enterprise, 1)
-    await _audit(session, acting, "enterprise.create", target=code, target_region=region_code, status=201,
+    await record_change(session, acting, "enterprise.create", target=code, target_region=region_code, status=201,
                  after={**view, "keyId": key.id})
     return {"enterprise": view, "key": issued_view(key)}
 
@@ -108,7 +110,7 @@ async def change_enterprise(session: AsyncSession, acting: Acting, *, code: str,
     await enterprises.change(session, enterprise, **values)
     after = enterprise_view(enterprise)
     action = "enterprise.disable" if disabled and not before["disabled"] else "enterprise.update"
-    await _audit(session, acting, action, target=code, target_region=enterprise.region_code, status=200,
+    await record_change(session, acting, action, target=code, target_region=enterprise.region_code, status=200,
                  before=before, after=after)
     return after
 
@@ -124,7 +126,7 @@ async def issue_key(session: AsyncSession, acting: Acting, *, code: str, now: da
     enterprise = _scope_enterprise(acting, await enterprises.by_code(session, code), code)
     assert enterprise.id is not None
     issued = await auth.issue_gateway_key(session, enterprise_id=enterprise.id, now=now, days=days)
-    await _audit(session, acting, "key.create", target=code, target_region=enterprise.region_code, status=201,
+    await record_change(session, acting, "key.create", target=code, target_region=enterprise.region_code, status=201,
                  after={"id": issued.id, "expiresAt": _time(issued.expires_at)})
     return issued_view(issued)
 
@@ -137,7 +139,7 @@ async def revoke_keys(session: AsyncSession, acting: Acting, *, code: str, key_i
     revoked = await auth.revoke_gateway_keys(session, enterprise_id=enterprise.id, now=now, key_id=key_id)
     if key_id is not None and not revoked:
         raise NotFound(f"enterprise {code} has no live key {key_id}", code="unknown_key")
-    await _audit(session, acting, "key.revoke", target=code, target_region=enterprise.region_code, status=204,
+    await record_change(session, acting, "key.revoke", target=code, target_region=enterprise.region_code, status=204,
                  after={"revoked": revoked})
     return revoked
 
@@ -157,7 +159,7 @@ async def issue_staff(session: AsyncSession, acting: Acting, *, name: str, role:
                         code="outside_jurisdiction")
     issued = await auth.add_staff(session, name=name, role=role, region_prefix=region_code, now=now, days=days,
                                   created_by=acting.actor.id or "cli")
-    await _audit(session, acting, "staff.create", target=issued.id, target_region=region_code or None,
+    await record_change(session, acting, "staff.create", target=issued.id, target_region=region_code or None,
                  status=201, after={"id": issued.id, "name": name, "role": role, "regionCode": region_code,
                                     "expiresAt": _time(issued.expires_at)})
     return issued_view(issued)
@@ -173,5 +175,5 @@ async def revoke_staff(session: AsyncSession, acting: Acting, *, token_id: str, 
         raise Forbidden("auditor tokens are managed on the command line", code="wrong_role")
     before = staff_view(token)
     await credentials.revoke_staff(session, token_id=token.id, now=now)
-    await _audit(session, acting, "staff.revoke", target=token_id, target_region=token.region_prefix or None,
+    await record_change(session, acting, "staff.revoke", target=token_id, target_region=token.region_prefix or None,
                  status=204, before=before, after={**before, "revokedAt": before["revokedAt"] or now.isoformat()})

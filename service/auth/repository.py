@@ -16,7 +16,7 @@ from service.db import run_sql
 _GATEWAY_LOOKUP = text("""
     WITH found AS (
         SELECT g.id AS key_row, g.public_id, g.expires_at, g.last_used_at, e.id AS enterprise_id, e.code,
-               e.last_seen_at
+               e.region_code, e.last_seen_at
         FROM gateway_key AS g JOIN enterprise AS e ON e.id = g.enterprise_id
         WHERE g.key_hash = :key_hash AND g.revoked_at IS NULL AND (g.expires_at IS NULL OR g.expires_at > :now)
           AND e.disabled_at IS NULL
@@ -33,7 +33,7 @@ _GATEWAY_LOOKUP = text("""
     ), seen AS (
         UPDATE enterprise SET last_seen_at = :now FROM stale_enterprise WHERE enterprise.id = stale_enterprise.id
     )
-    SELECT enterprise_id, code, public_id, expires_at FROM found
+    SELECT enterprise_id, code, public_id, expires_at, region_code FROM found
 """)
 _STAFF_LOOKUP = text("""
     WITH found AS (
@@ -51,11 +51,11 @@ _STAFF_LOOKUP = text("""
 
 
 async def live_gateway_key(session: AsyncSession, *, key_hash: str, now: datetime,
-                           stale_before: datetime) -> tuple[int, str, str, datetime | None] | None:
-    """(enterprise id, enterprise code, key id, expiry) of a live key of an enabled enterprise, else None."""
+                           stale_before: datetime) -> tuple[int, str, str, datetime | None, str] | None:
+    """(enterprise id, code, key id, expiry, region code) of a live key of an enabled enterprise, else None."""
     row = (await run_sql(session, _GATEWAY_LOOKUP,
                          {"key_hash": key_hash, "now": now, "stale_before": stale_before})).first()
-    return None if row is None else (row[0], row[1], row[2], row[3])
+    return None if row is None else (row[0], row[1], row[2], row[3], row[4])
 
 
 async def live_staff_token(session: AsyncSession, *, token_hash: str, now: datetime,

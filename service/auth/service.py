@@ -22,6 +22,7 @@ class Gateway:
     enterprise_code: str
     key_id: str = ""
     expires_at: datetime | None = None
+    region_code: str = ""
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,8 @@ async def authenticate_gateway(session: AsyncSession, *, secret: str | None, now
         if plain.startswith(STAFF_PREFIX) and await repository.is_staff_token(session, key_hash):
             raise Forbidden("a staff token cannot call gateway endpoints", code="wrong_credential")
         raise _invalid()
-    return Gateway(enterprise_id=found[0], enterprise_code=found[1], key_id=found[2], expires_at=found[3])
+    return Gateway(enterprise_id=found[0], enterprise_code=found[1], key_id=found[2], expires_at=found[3],
+                   region_code=found[4])
 
 
 async def authenticate_staff(session: AsyncSession, *, secret: str | None, now: datetime,

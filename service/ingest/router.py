@@ -38,7 +38,7 @@ async def _post_batch(kind: RecordKind, request: Request, gateway: Gateway, body
     settings = request.app.state.settings
     records = records_of(body, enterprise_code=gateway.enterprise_code, max_records=settings.max_batch_records)
     outcome = await ingest_batch(session, kind=kind, enterprise_id=gateway.enterprise_id, records=records,
-                                 settings=settings, now=datetime.now(UTC))
+                                 settings=settings, now=datetime.now(UTC), region_code=gateway.region_code)
     request.state.batch_outcome = outcome
     return _json(outcome.answer())
 

@@ -13,10 +13,11 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.config import Settings
+from service.emergency import repository as emergency
 from service.errors import Forbidden, PayloadTooLarge, Unprocessable
 from service.ingest import repository
 from service.ingest.content import content_digest, receipt
-from service.ingest.kinds import RecordKind
+from service.ingest.kinds import MOVEMENTS, RecordKind
 from service.ingest.payloads import ENTERPRISE_CODE_RE, M, issue, validate_record
 from service.ingest.rules import RuleContext
 from service.photos.service import PhotoBundle, store_and_find_missing
@@ -89,7 +90,7 @@ def _check(kind: RecordKind, index: int, raw: Any, ctx: RuleContext, photos: Pho
 
 
 async def ingest_batch(session: AsyncSession, *, kind: RecordKind, enterprise_id: int,
-                       records: list[Any], settings: Settings, now: datetime) -> BatchOutcome:
+                       records: list[Any], settings: Settings, now: datetime, region_code: str = "") -> BatchOutcome:
     ctx = rule_context(settings, now)
     results: list[dict[str, Any]] = [{} for _ in records]
     photos = PhotoBundle()
@@ -113,8 +114,11 @@ async def ingest_batch(session: AsyncSession, *, kind: RecordKind, enterprise_id
         await stats.mark_dirty(session, _changed_days(kind.day_column, enterprise_id, candidates), now)
 
     outcome = BatchOutcome(kind=kind.name, results=results, new_photo_bytes=new_photo_bytes)
+    listed = await _watchlisted_entries(session, kind, candidates, region_code)
     for candidate in candidates:
         results[candidate.index] = _result(kind, candidate, missing)
+        if candidate.index in listed and candidate.status != DUPLICATE:
+            results[candidate.index]["warnings"].append(listed[candidate.index])
         if candidate.status in (ACCEPTED, UPDATED):
             outcome.late += bool(candidate.row.get("late"))
             outcome.reupload += bool(candidate.row.get("reupload"))
@@ -122,6 +126,28 @@ async def ingest_batch(session: AsyncSession, *, kind: RecordKind, enterprise_id
         outcome.counts[result["status"]] += 1
         outcome.error_codes.update(error["code"] for error in result.get("errors", ()))
     return outcome
+
+
+async def _watchlisted_entries(session: AsyncSession, kind: RecordKind, candidates: list[Candidate],
+                               region_code: str) -> dict[int, dict[str, str]]:
+    """Entries of vehicles on the watch-list at their pass time: warned, and stored all the same (evidence).
+
+    Only in the answer, not in the record's stored warnings: those are about the data's quality."""
+    if kind is not MOVEMENTS:
+        return {}
+    entries = [c for c in candidates if c.row["direction"] == "1"]
+    listed = await emergency.listed(session, region_code=region_code,
+                                    plates=sorted({(c.row["plate_no"], c.row["plate_color"]) for c in entries}))
+    warnings: dict[int, dict[str, str]] = {}
+    for candidate in entries:
+        for plate_no, plate_color, reason, listed_at, released_at in listed:
+            if ((plate_no, plate_color) == (candidate.row["plate_no"], candidate.row["plate_color"])
+                    and listed_at <= candidate.row["pass_time"] and (released_at is None
+                                                                     or candidate.row["pass_time"] < released_at)):
+                warnings[candidate.index] = issue(
+                    "plateNo", "watchlisted", f"{plate_no} is on the over-limit watch-list (超标车辆, reason "
+                                              f"{reason}) since {listed_at.isoformat()}; the record is stored")
+    return warnings
 
 
 def _changed_days(day_column: str, enterprise_id: int, candidates: list[Candidate]) -> set[tuple[int, date]]:

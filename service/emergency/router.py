@@ -1,0 +1,181 @@
+"""Heavy-pollution alerts and the watch-list: admins set them, staff read them, gateways apply them."""
+
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal
+
+import orjson
+from fastapi import APIRouter, Header, Path, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from service.admin.router import ActingDep, _action, _audited
+from service.audit.middleware import counted
+from service.auth.dependencies import AdminEnterpriseInScope, GatewayDep, ReaderDep
+from service.db import SessionDep
+from service.emergency import service
+from service.enterprises import repository as enterprises
+from service.errors import ADMIN_WRITE_ERRORS, GATEWAY_READ_ERRORS, STAFF_READ_ERRORS
+from service.ingest.payloads import BEIJING, Day, PlateColor, PlateNo, Time
+from service.params import MAX_BIGINT, FromDay, Text64, Text200, Text500, ToDay
+from service.reports.service import window_bounds
+
+router = APIRouter(prefix="/api/v1")
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class GradeIn(Body):
+    grade: Literal["A", "leading", "B", "C", "D", "none"] = Field(description="绩效分级")
+    validFrom: Day = Field(description="the first Beijing day the grade applies")
+
+
+class AlertIn(Body):
+    regionCode: Text64 = Field(examples=["13"])
+    level: Literal["yellow", "orange", "red"]
+    measure: int | None = Field(default=None, ge=1, le=4, description="a local notice's measure code, or null: "
+                                                                       "the national default by grade")
+    startsAt: Time = Field(description="Beijing time unless an offset is given; inclusive")
+    endsAt: Time | None = Field(default=None, description="exclusive; null: until lifted")
+    maxHeavyEntryRatio: float | None = Field(default=None, ge=0, le=1)
+    note: Text500 = ""
+    supersedes: int | None = Field(default=None, ge=1, le=MAX_BIGINT, description="a level change: the alert it "
+                                                                                  "replaces ends at startsAt")
+
+
+class AlertLift(Body):
+    endsAt: Time
+
+
+class ExemptionIn(Body):
+    plateNo: PlateNo
+    plateColor: PlateColor
+    kind: Literal["safety", "livelihood", "special"]
+    validFrom: Time
+    validTo: Time
+    approval: Text200 = Field(description="the bureau's approval reference")
+
+
+class WatchlistEntryIn(Body):
+    plateNo: PlateNo
+    plateColor: PlateColor
+    vin: str | None = Field(default=None, pattern=r"^[A-HJ-NPR-Z0-9]{17}$")
+    reason: Literal["1", "2", "3", "4", "5", "6", "7"] = Field(description="1 定期检验 2 远程监控(OBD) 3 路检路查 "
+                                                                         "4 入户检查 5 遥感监测 6 黑烟举报 7 其他")
+    listedAt: Time
+    releasedAt: Time | None = None
+
+
+class WatchlistIn(Body):
+    entries: list[WatchlistEntryIn] = Field(min_length=1, max_length=1000)
+
+
+AlertId = Annotated[int, Path(ge=1, le=MAX_BIGINT)]
+
+
+def _today() -> date:
+    return datetime.now(UTC).astimezone(BEIJING).date()
+
+
+@router.get("/admin/enterprises/{code}/grade", tags=["admin"], responses=ADMIN_WRITE_ERRORS)
+async def grade_history(enterprise: AdminEnterpriseInScope, session: SessionDep) -> dict[str, Any]:
+    """An enterprise's grade (绩效分级) decisions, oldest first, and the grade in force today."""
+    return await service.grade_history(session, enterprise, _today())
+
+
+@router.put("/admin/enterprises/{code}/grade", tags=["admin"], responses=ADMIN_WRITE_ERRORS)
+async def set_grade(request: Request, who: ActingDep, enterprise: AdminEnterpriseInScope, body: GradeIn,
+                    session: SessionDep) -> dict[str, Any]:
+    """Record a grade decision valid from a day; earlier decisions are kept."""
+    _action(request, "grade.set")
+    answer = await service.set_grade(session, who, enterprise, grade=body.grade, valid_from=body.validFrom,
+                                     now=datetime.now(UTC))
+    _audited(request)
+    return answer
+
+
+@router.post("/admin/alerts", status_code=201, tags=["admin"], responses=ADMIN_WRITE_ERRORS)
+async def create_alert(request: Request, who: ActingDep, body: AlertIn, session: SessionDep) -> dict[str, Any]:
+    """Declare a heavy-pollution alert over a region of the jurisdiction (a level change supersedes one)."""
+    _action(request, "alert.create")
+    answer = await service.create_alert(
+        session, who, region_code=body.regionCode, level=body.level, measure=body.measure, starts_at=body.startsAt,
+        ends_at=body.endsAt, max_heavy_entry_ratio=body.maxHeavyEntryRatio, note=body.note,
+        supersedes=body.supersedes, now=datetime.now(UTC))
+    _audited(request)
+    return answer
+
+
+@router.patch("/admin/alerts/{alert_id}", tags=["admin"], responses=ADMIN_WRITE_ERRORS)
+async def lift_alert(request: Request, who: ActingDep, alert_id: AlertId, body: AlertLift,
+                     session: SessionDep) -> dict[str, Any]:
+    """Lift an alert: it ends at endsAt (exclusive)."""
+    _action(request, "alert.lift")
+    answer = await service.lift_alert(session, who, alert_id=alert_id, ends_at=body.endsAt)
+    _audited(request)
+    return answer
+
+
+@router.post("/admin/enterprises/{code}/exemptions", status_code=201, tags=["admin"], responses=ADMIN_WRITE_ERRORS)
+async def add_exemption(request: Request, who: ActingDep, enterprise: AdminEnterpriseInScope, body: ExemptionIn,
+                        session: SessionDep) -> dict[str, Any]:
+    """Approve emergency transport (应急运输豁免) of one vehicle of the enterprise in [validFrom, validTo)."""
+    _action(request, "exemption.create")
+    answer = await service.add_exemption(session, who, enterprise, plate_no=body.plateNo, plate_color=body.plateColor,
+                                         kind=body.kind, valid_from=body.validFrom, valid_to=body.validTo,
+                                         approval=body.approval, now=datetime.now(UTC))
+    _audited(request)
+    return answer
+
+
+@router.get("/admin/enterprises/{code}/exemptions", tags=["admin"], responses=ADMIN_WRITE_ERRORS)
+async def list_exemptions(request: Request, enterprise: AdminEnterpriseInScope,
+                          session: SessionDep) -> dict[str, Any]:
+    """The enterprise's exemptions, past and present."""
+    return counted(request, {"items": await service.list_exemptions(session, enterprise)})
+
+
+@router.post("/admin/watchlist", tags=["admin"], responses=ADMIN_WRITE_ERRORS)
+async def upsert_watchlist(request: Request, who: ActingDep, body: WatchlistIn, session: SessionDep) -> dict[str, Any]:
+    """List vehicles found over emission limits (超标车辆) for the plants of the jurisdiction, or release them."""
+    _action(request, "watchlist.upsert")
+    items = await service.upsert_watchlist(session, who, [entry.model_dump() for entry in body.entries],
+                                           now=datetime.now(UTC))
+    _audited(request)
+    return {"items": items}
+
+
+@router.get("/alerts", tags=["bureau"], responses=STAFF_READ_ERRORS)
+async def alerts(request: Request, staff: ReaderDep, start: FromDay, end: ToDay, session: SessionDep) -> dict[str, Any]:
+    """Alerts overlapping the window whose region and the caller's jurisdiction overlap."""
+    lower, upper = window_bounds(start, end)
+    return counted(request, {"items": await service.alerts_between(session, region_prefix=staff.region_prefix,
+                                                                   start=lower, end=upper)})
+
+
+async def _own(session: SessionDep, code: str) -> Any:
+    enterprise = await enterprises.by_code(session, code)
+    assert enterprise is not None  # the key was just checked against it
+    return enterprise
+
+
+@router.get("/control-measures", tags=["gateway"], responses=GATEWAY_READ_ERRORS)
+async def control_measures(gateway: GatewayDep, session: SessionDep) -> dict[str, Any]:
+    """管控措施: the alerts in force or announced for the calling plant, with the rule it must apply at its gates."""
+    return await service.control_measures(session, await _own(session, gateway.enterprise_code), datetime.now(UTC))
+
+
+@router.get("/watchlist", tags=["gateway"],
+            responses={**GATEWAY_READ_ERRORS, 304: {"description": "nothing changed since the cursor (If-None-Match)"}})
+async def watchlist(
+    gateway: GatewayDep, session: SessionDep,
+    since: Annotated[int, Query(ge=0, le=MAX_BIGINT, description="the cursor of the previous answer; 0 for all")] = 0,
+    if_none_match: Annotated[str | None, Header(max_length=200)] = None,
+) -> Response:
+    """超标车辆: watch-list entries for the plant changed since the cursor; keep them and refuse those vehicles."""
+    answer = await service.watchlist_for(session, await _own(session, gateway.enterprise_code), since=since,
+                                         limit=1000)
+    etag = f'"{since}-{answer["cursor"]}"'
+    if if_none_match is not None and etag in [tag.strip() for tag in if_none_match.split(",")]:
+        return Response(status_code=304, headers={"ETag": etag})
+    return Response(orjson.dumps(answer), media_type="application/json", headers={"ETag": etag})
