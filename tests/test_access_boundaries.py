@@ -79,6 +79,8 @@ REQUESTS: dict[tuple[str, str], Callable[[World], Request]] = {
     ("DELETE", "/api/v1/admin/staff/{token_id}"): lambda w: (f"/api/v1/admin/staff/{w.token_ids.pop()}", {}, None),
     ("GET", "/api/v1/control-measures"): lambda w: ("/api/v1/control-measures", {}, None),
     ("GET", "/api/v1/watchlist"): lambda w: ("/api/v1/watchlist", {}, None),
+    ("GET", "/api/v1/emergency/violations"): lambda w: ("/api/v1/emergency/violations",
+                                                        {"enterpriseCode": w.code, "from": DAY, "to": DAY}, None),
     ("GET", "/api/v1/alerts"): lambda w: ("/api/v1/alerts", {"from": DAY, "to": DAY}, None),
     ("GET", "/api/v1/admin/enterprises/{code}/grade"): lambda w: (f"/api/v1/admin/enterprises/{w.code}/grade", {},
                                                                   None),

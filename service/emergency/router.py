@@ -9,11 +9,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from service.admin.router import ActingDep, _action, _audited
 from service.audit.middleware import counted
-from service.auth.dependencies import AdminEnterpriseInScope, GatewayDep, ReaderDep
+from service.auth.dependencies import AdminEnterpriseInScope, GatewayDep, OptionalEnterpriseInScope, ReaderDep
 from service.db import SessionDep
-from service.emergency import service
+from service.emergency import findings, repository, service
 from service.enterprises import repository as enterprises
-from service.errors import ADMIN_WRITE_ERRORS, GATEWAY_READ_ERRORS, STAFF_READ_ERRORS
+from service.errors import ADMIN_WRITE_ERRORS, GATEWAY_READ_ERRORS, STAFF_READ_ERRORS, Forbidden
 from service.ingest.payloads import BEIJING, Day, PlateColor, PlateNo, Time
 from service.params import MAX_BIGINT, FromDay, Text64, Text200, Text500, ToDay
 from service.reports.service import window_bounds
@@ -179,3 +179,26 @@ async def watchlist(
     if if_none_match is not None and etag in [tag.strip() for tag in if_none_match.split(",")]:
         return Response(status_code=304, headers={"ETag": etag})
     return Response(orjson.dumps(answer), media_type="application/json", headers={"ETag": etag})
+
+
+@router.get("/emergency/violations", tags=["bureau"], responses=STAFF_READ_ERRORS)
+async def violations(
+    request: Request, staff: ReaderDep, enterprise: OptionalEnterpriseInScope, session: SessionDep,
+    start: FromDay, end: ToDay,
+    region_code: Annotated[str | None, Query(alias="regionCode", pattern=r"^[0-9]{2}([0-9]{2}){0,2}$")] = None,
+    alert_id: Annotated[int | None, Query(alias="alertId", ge=1, le=MAX_BIGINT)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> dict[str, Any]:
+    """应急违规: heavy movements that broke an alert's rule for their plant, and a summary per plant and alert."""
+    lower, upper = window_bounds(start, end)
+    region = region_code or staff.region_prefix
+    if not (region.startswith(staff.region_prefix) or staff.region_prefix.startswith(region)):
+        raise Forbidden(f"region {region} is outside your jurisdiction", code="outside_jurisdiction")
+    alerts = [a for a in await repository.alerts_between(session, region=staff.region_prefix, start=lower, end=upper)
+              if alert_id is None or a.id == alert_id]
+    answer = await findings.violations(
+        session, alerts=alerts, jurisdiction=staff.region_prefix, region=region if len(region) >
+        len(staff.region_prefix) else staff.region_prefix, enterprise_id=enterprise.id if enterprise else None,
+        first_day=start, last_day=end, cursor=cursor, limit=limit)
+    return counted(request, answer)

@@ -1,0 +1,152 @@
+"""Findings during heavy-pollution alerts, computed from the current records every time they are asked
+for, so a backfilled or corrected movement restates them at once.
+
+The rule tables are data; for the alerts in question they become a small ban table (alert, the
+region a rule table applies to, grade) -> what is banned, and one SQL pass judges every heavy
+movement in scope against it: no per-movement Python, and indexes on (enterprise, pass time) bound
+the work to the alerts' windows.
+"""
+
+import base64
+import binascii
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import text
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from service.db import run_sql
+from service.emergency.models import Alert
+from service.emergency.rules import GRADES, ban_for, rule_sets
+from service.errors import Unprocessable
+from service.ingest.payloads import BEIJING
+from service.params import MAX_BIGINT
+from service.stats.service import ratio
+
+_JUDGED = """
+    WITH bans AS (
+        SELECT * FROM json_to_recordset(CAST(:bans AS json)) AS b(
+            alert_id int, rules_prefix text, grade text, all_road boolean, max_stage text, max_gas_stage text,
+            gas_fuels text[], exempt_uses text[])
+    ), scoped AS (
+        SELECT m.id AS movement_id, m.record_id, m.plate_no, m.plate_color, m.pass_time, m.direction,
+               m.vehicle_type, m.fuel_type, coalesce(m.emission_standard, 'X') AS stage, m.use_nature, m.late,
+               m.reupload, e.code AS enterprise_code, e.region_code, a.id AS alert_id, a.level, a.measure,
+               coalesce(g.grade, 'none') AS grade,
+               CASE WHEN m.vehicle_type IS NOT NULL THEN m.vehicle_type ~ '^[HQ]1'
+                    ELSE coalesce(m.goods_amount > 0, false) END AS heavy,
+               EXISTS (SELECT 1 FROM emergency_exemption AS x
+                       WHERE x.enterprise_id = m.enterprise_id AND x.plate_no = m.plate_no
+                         AND x.plate_color = m.plate_color AND x.valid_from <= m.pass_time
+                         AND m.pass_time < x.valid_to) AS exempted
+        FROM emergency_alert AS a
+        JOIN enterprise AS e ON starts_with(e.region_code, a.region_code)
+        JOIN movement AS m ON m.enterprise_id = e.id AND m.pass_time >= a.starts_at
+             AND (a.ends_at IS NULL OR m.pass_time < a.ends_at) AND m.pass_date BETWEEN :first_day AND :last_day
+        LEFT JOIN LATERAL (
+            SELECT grade FROM enterprise_grade AS g WHERE g.enterprise_id = e.id AND g.valid_from <= m.pass_date
+            ORDER BY g.valid_from DESC, g.id DESC LIMIT 1) AS g ON true
+        WHERE a.id = ANY(CAST(:alert_ids AS int[])) AND starts_with(e.region_code, :jurisdiction)
+          AND starts_with(e.region_code, :region) AND (CAST(:enterprise_id AS int) IS NULL OR e.id = :enterprise_id)
+    ), judged AS (
+        SELECT s.*, s.heavy AND (s.exempted OR s.use_nature = ANY(b.exempt_uses)) AS exempt,
+               CASE WHEN NOT s.heavy OR s.exempted OR s.use_nature = ANY(b.exempt_uses) OR b.alert_id IS NULL
+                        THEN NULL
+                    WHEN b.all_road THEN 'road_transport_stopped'
+                    WHEN s.stage = 'X' THEN 'stage_unknown_during_alert'
+                    WHEN s.stage = 'D' THEN NULL
+                    WHEN s.fuel_type = ANY(b.gas_fuels) THEN
+                        CASE WHEN s.stage <= b.max_gas_stage THEN 'stage_banned_during_alert' END
+                    WHEN s.stage <= b.max_stage THEN 'stage_banned_during_alert'
+               END AS rule
+        FROM scoped AS s
+        LEFT JOIN LATERAL (
+            SELECT * FROM bans WHERE bans.alert_id = s.alert_id AND bans.grade = s.grade
+              AND starts_with(s.region_code, bans.rules_prefix)
+            ORDER BY length(bans.rules_prefix) DESC LIMIT 1) AS b ON true
+    )
+"""
+_ITEMS = text(_JUDGED + """
+    SELECT * FROM judged
+    WHERE rule IS NOT NULL
+      AND (CAST(:after_time AS timestamptz) IS NULL
+           OR (pass_time, movement_id, alert_id) > (CAST(:after_time AS timestamptz), :after_id, :after_alert))
+    ORDER BY pass_time, movement_id, alert_id
+    LIMIT :limit
+""")
+_SUMMARY = text(_JUDGED + """
+    SELECT enterprise_code, alert_id, min(level) AS level, max(grade) AS grade, count(*)::int AS in_scope,
+           (count(*) FILTER (WHERE heavy))::int AS heavy_in_scope, (count(*) FILTER (WHERE exempt))::int AS exempt,
+           (count(*) FILTER (WHERE rule IS NOT NULL))::int AS violations
+    FROM judged GROUP BY enterprise_code, alert_id ORDER BY enterprise_code, alert_id
+""")
+
+
+def ban_table(alerts: Sequence[Alert]) -> list[dict[str, Any]]:
+    """For each alert, each rule table in force at its start, each region that table names and each grade:
+    what is banned. Grades that ban nothing have no row."""
+    rows = []
+    for alert in alerts:
+        day = alert.starts_at.astimezone(BEIJING).date()
+        for rules in rule_sets():
+            if date.fromisoformat(rules["validFrom"]) > day:
+                continue
+            for prefix in rules.get("regions") or [""]:
+                for grade in GRADES:
+                    ban = ban_for(rules, grade=grade, measure=alert.measure)
+                    if ban is None:
+                        continue
+                    rows.append({"alert_id": alert.id, "rules_prefix": prefix, "grade": grade,
+                                 "all_road": ban.all_road, "max_stage": ban.max_stage,
+                                 "max_gas_stage": ban.max_gas_stage, "gas_fuels": rules["gasFuels"],
+                                 "exempt_uses": rules["exemptUseNatures"]})
+    return rows
+
+
+def encode_cursor(row: Any) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps([row.pass_time.isoformat(), row.movement_id, row.alert_id])
+                                    ).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, int, int]:
+    try:
+        moment, movement_id, alert_id = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        after = datetime.fromisoformat(moment)
+    except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError):
+        after = None
+    if (after is None or after.tzinfo is None or not 1900 <= after.year <= 2999
+            or any(type(n) is not int or not 0 < n <= MAX_BIGINT for n in (movement_id, alert_id))):
+        raise Unprocessable("cursor is not one this service gave out", code="invalid_cursor")
+    return after, movement_id, alert_id
+
+
+async def violations(session: AsyncSession, *, alerts: Sequence[Alert], jurisdiction: str, region: str,
+                     enterprise_id: int | None, first_day: date, last_day: date, cursor: str | None,
+                     limit: int) -> dict[str, Any]:
+    """Movement findings (items, oldest first, keyset pages) and a summary per enterprise and alert."""
+    after = decode_cursor(cursor) if cursor else (None, 0, 0)
+    params = {"bans": orjson.dumps(ban_table(alerts)).decode(), "alert_ids": [a.id for a in alerts],
+              "jurisdiction": jurisdiction, "region": region, "enterprise_id": enterprise_id,
+              "first_day": first_day, "last_day": last_day}
+    if not alerts:
+        return {"items": [], "nextCursor": None, "summary": []}
+    rows = (await run_sql(session, _ITEMS, {**params, "after_time": after[0], "after_id": after[1],
+                                            "after_alert": after[2], "limit": limit + 1})).all()
+    page = rows[:limit]
+    summary = (await run_sql(session, _SUMMARY, params)).mappings().all()
+    return {
+        "items": [{"rule": row.rule, "severity": "violation", "enterpriseCode": row.enterprise_code,
+                   "movementId": row.movement_id, "recordId": row.record_id, "plateNo": row.plate_no,
+                   "plateColor": row.plate_color, "passTime": row.pass_time.astimezone(BEIJING).isoformat(),
+                   "direction": row.direction, "vehicleType": row.vehicle_type, "fuelType": row.fuel_type,
+                   "emissionStandard": row.stage, "alertId": row.alert_id, "level": row.level,
+                   "measure": row.measure, "grade": row.grade, "reason": None, "late": row.late,
+                   "reupload": row.reupload} for row in page],
+        "nextCursor": encode_cursor(page[-1]) if len(rows) > limit else None,
+        "summary": [{"enterpriseCode": s["enterprise_code"], "alertId": s["alert_id"], "grade": s["grade"],
+                     "level": s["level"], "inScope": s["in_scope"], "heavyInScope": s["heavy_in_scope"],
+                     "exempt": s["exempt"], "violations": s["violations"],
+                     "violationShare": ratio(s["violations"], s["heavy_in_scope"])} for s in summary],
+    }

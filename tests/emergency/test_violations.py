@@ -1,0 +1,136 @@
+"""Findings during alerts, counted by hand: each rule of the national table at its boundaries."""
+
+import random
+
+import pytest
+
+from tests.conftest import register, staff_token
+from tests.factories import batch, movement
+
+DAY, NEXT = "2026-11-10", "2026-11-11"
+
+
+def heavy(record_id, time, stage, **extra):
+    values = {"recordId": record_id, "passTime": time, "emissionStandard": stage, "vehicleType": "Q11",
+              "fuelType": "B", "direction": "1", "useNature": "F", "goodsAmount": 30.0}
+    values.update(extra)
+    return movement(**values)
+
+
+async def post(client, plant, *records):
+    answer = await client.post("/api/v1/movements", json=batch(plant, *records), headers=plant.auth)
+    assert answer.status_code == 200 and answer.json()["rejected"] == 0, answer.text
+    return answer.json()
+
+
+async def find(client, headers, **params):
+    response = await client.get("/api/v1/emergency/violations", params={"from": DAY, "to": NEXT, **params},
+                                headers=headers)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+@pytest.fixture
+async def tangshan(client, engine):
+    """An orange alert over the plant's city from 11-10 08:00:00 until 11-11 08:00:00, the national default
+    (no measure); the plant is graded B."""
+    admin = await staff_token(engine, role="admin", region="13")
+    region = f"13{random.randint(50, 99)}{random.randint(10, 99)}"  # a city of its own, away from other tests
+    plant = await register(engine, region_code=region)
+    await client.put(f"/api/v1/admin/enterprises/{plant.code}/grade", headers=admin,
+                     json={"grade": "B", "validFrom": "2026-01-01"})
+    alert = (await client.post("/api/v1/admin/alerts", headers=admin, json={
+        "regionCode": region[:4], "level": "orange", "startsAt": f"{DAY} 08:00:00",
+        "endsAt": f"{NEXT} 08:00:00"})).json()
+    await client.post(f"/api/v1/admin/enterprises/{plant.code}/exemptions", headers=admin, json={
+        "plateNo": "冀B00006", "plateColor": "1", "kind": "livelihood", "validFrom": f"{DAY} 00:00:00",
+        "validTo": f"{NEXT} 00:00:00", "approval": "应急〔2026〕6号"})
+    await post(client, plant,
+               heavy("M1", f"{DAY} 07:59:59", "4"),                            # before the start: out of scope
+               heavy("M2", f"{DAY} 08:00:00", "4"),                            # the start is inclusive: banned
+               heavy("M3", f"{DAY} 09:00:00", "5"),                            # 国五 diesel: allowed
+               heavy("M4", f"{DAY} 10:00:00", "X"),                            # stage unknown
+               heavy("M5", f"{DAY} 11:00:00", "4", useNature="R"),             # 危化品: exempt
+               heavy("M6", f"{DAY} 12:00:00", "3", plateNo="冀B00006"),        # approved exemption
+               heavy("M7", f"{DAY} 13:00:00", "4", direction="2"),             # an exit counts too
+               heavy("M8", f"{DAY} 14:00:00", "2", vehicleType="K33"),         # not heavy
+               heavy("M9", f"{NEXT} 08:00:00", "4"),                           # the end is exclusive
+               heavy("M10", f"{DAY} 15:00:00", "3", vehicleType=None, goodsAmount=10.0),  # heavy by its load
+               heavy("M11", f"{DAY} 16:00:00", "D", fuelType="C"))             # new energy: allowed
+    return plant, alert, admin, region
+
+
+async def test_the_national_default_for_a_graded_plant(client, engine, tangshan):
+    plant, alert, _, region = tangshan
+    viewer = await staff_token(engine, region=region[:4])
+    found = await find(client, viewer, enterpriseCode=plant.code)
+    assert [(i["recordId"], i["rule"]) for i in found["items"]] == [
+        ("M2", "stage_banned_during_alert"), ("M4", "stage_unknown_during_alert"),
+        ("M7", "stage_banned_during_alert"), ("M10", "stage_banned_during_alert")]
+    assert found["items"][0]["alertId"] == alert["id"] and found["items"][0]["grade"] == "B"
+    assert found["summary"] == [{"enterpriseCode": plant.code, "alertId": alert["id"], "grade": "B",
+                                 "level": "orange", "inScope": 9, "heavyInScope": 8, "exempt": 2, "violations": 4,
+                                 "violationShare": {"value": 0.5, "numerator": 4, "denominator": 8}}]
+
+
+async def test_a_correction_restates_the_findings_and_pages_are_stable(client, engine, tangshan):
+    plant, _, _, region = tangshan
+    viewer = await staff_token(engine, region=region[:4])
+    await post(client, plant, heavy("M3", f"{DAY} 09:00:00", "4"))  # 国五 was wrong: 国四
+    first = await find(client, viewer, enterpriseCode=plant.code, limit=2)
+    second = await find(client, viewer, enterpriseCode=plant.code, limit=2, cursor=first["nextCursor"])
+    third = await find(client, viewer, enterpriseCode=plant.code, limit=2, cursor=second["nextCursor"])
+    assert [i["recordId"] for i in first["items"] + second["items"] + third["items"]] == [
+        "M2", "M3", "M4", "M7", "M10"]
+    assert third["nextCursor"] is None and first["summary"][0]["violations"] == 5
+    bad = await client.get("/api/v1/emergency/violations", params={"from": DAY, "to": NEXT, "cursor": "x"},
+                           headers=viewer)
+    assert bad.status_code == 422
+
+
+async def test_findings_stay_inside_the_jurisdiction(client, engine, tangshan):
+    plant, _, _, region = tangshan
+    elsewhere = await staff_token(engine, region="11")
+    assert (await find(client, elsewhere))["items"] == []
+    refused = await client.get("/api/v1/emergency/violations", headers=elsewhere,
+                               params={"from": DAY, "to": NEXT, "enterpriseCode": plant.code})
+    assert refused.status_code == 403
+    wider = await client.get("/api/v1/emergency/violations", headers=await staff_token(engine, region=region[:4]),
+                             params={"from": DAY, "to": NEXT, "regionCode": "14"})
+    assert wider.status_code == 403
+
+
+async def test_measure_3_gas_against_diesel_and_a_level_change_at_an_exact_second(client, engine, tangshan):
+    _, _, admin, region = tangshan
+    city = region[:4]
+    plant = await register(engine, region_code=city + "99")
+    a_plant = await register(engine, region_code=city + "98")
+    d_plant = await register(engine, region_code=city + "97")
+    for graded, grade in ((a_plant, "A"), (d_plant, "D")):
+        await client.put(f"/api/v1/admin/enterprises/{graded.code}/grade", headers=admin,
+                         json={"grade": grade, "validFrom": "2026-01-01"})
+    orange = (await client.post("/api/v1/admin/alerts", headers=admin, json={
+        "regionCode": city + "99", "level": "orange", "measure": 3, "startsAt": f"{NEXT} 09:00:00"})).json()
+    red = (await client.post("/api/v1/admin/alerts", headers=admin, json={
+        "regionCode": city + "99", "level": "red", "measure": 4, "startsAt": f"{NEXT} 12:00:00",
+        "supersedes": orange["id"]})).json()
+    await post(client, plant,
+               heavy("G1", f"{NEXT} 09:10:00", "4"),                    # diesel 国四: banned under 3
+               heavy("G2", f"{NEXT} 09:20:00", "5", fuelType="E"),      # gas 国五: banned under 3
+               heavy("G3", f"{NEXT} 09:30:00", "6", fuelType="E"),      # gas 国六: allowed
+               heavy("G4", f"{NEXT} 09:40:00", "5"),                    # diesel 国五: allowed
+               heavy("G5", f"{NEXT} 11:59:59", "5"),                    # last second of orange: allowed
+               heavy("G6", f"{NEXT} 12:00:00", "D", fuelType="C"))      # first second of red (4): all stopped
+    viewer = await staff_token(engine, region=city)
+    found = await find(client, viewer, enterpriseCode=plant.code)
+    assert [(i["recordId"], i["rule"], i["alertId"]) for i in found["items"]] == [
+        ("G1", "stage_banned_during_alert", orange["id"]), ("G2", "stage_banned_during_alert", orange["id"]),
+        ("G6", "road_transport_stopped", red["id"])]
+    # The alert over ...99 does not reach ...98 and ...97; an alert over the city does, by grade.
+    city_alert = (await client.post("/api/v1/admin/alerts", headers=admin, json={
+        "regionCode": city, "level": "yellow", "startsAt": f"{NEXT} 13:00:00", "endsAt": f"{NEXT} 14:00:00"})).json()
+    await post(client, a_plant, heavy("A1", f"{NEXT} 13:30:00", "3"))
+    await post(client, d_plant, heavy("D1", f"{NEXT} 13:30:00", "D", fuelType="C"))
+    for graded, expected in ((a_plant, []), (d_plant, [("D1", "road_transport_stopped")])):
+        items = (await find(client, viewer, enterpriseCode=graded.code, alertId=city_alert["id"]))["items"]
+        assert [(i["recordId"], i["rule"]) for i in items] == expected
