@@ -81,6 +81,8 @@ REQUESTS: dict[tuple[str, str], Callable[[World], Request]] = {
     ("GET", "/api/v1/watchlist"): lambda w: ("/api/v1/watchlist", {}, None),
     ("GET", "/api/v1/emergency/violations"): lambda w: ("/api/v1/emergency/violations",
                                                         {"enterpriseCode": w.code, "from": DAY, "to": DAY}, None),
+    ("GET", "/api/v1/enterprises/{code}/emergency"): lambda w: (f"/api/v1/enterprises/{w.code}/emergency",
+                                                               {"alertId": w.alert_id}, None),
     ("GET", "/api/v1/alerts"): lambda w: ("/api/v1/alerts", {"from": DAY, "to": DAY}, None),
     ("GET", "/api/v1/admin/enterprises/{code}/grade"): lambda w: (f"/api/v1/admin/enterprises/{w.code}/grade", {},
                                                                   None),

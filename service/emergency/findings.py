@@ -9,8 +9,10 @@ the work to the alerts' windows.
 
 import base64
 import binascii
+import math
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
+from fractions import Fraction
 from typing import Any
 
 import orjson
@@ -18,11 +20,14 @@ from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.db import run_sql
+from service.emergency import repository
 from service.emergency.models import Alert
 from service.emergency.rules import GRADES, ban_for, rule_sets
+from service.enterprises.models import Enterprise
 from service.errors import Unprocessable
 from service.ingest.payloads import BEIJING
 from service.params import MAX_BIGINT
+from service.stats import repository as stats
 from service.stats.service import ratio
 
 _JUDGED = """
@@ -150,3 +155,63 @@ async def violations(session: AsyncSession, *, alerts: Sequence[Alert], jurisdic
                      "exempt": s["exempt"], "violations": s["violations"],
                      "violationShare": ratio(s["violations"], s["heavy_in_scope"])} for s in summary],
     }
+
+
+BASELINE_SEARCH_DAYS = 60
+
+
+def _day_bounds(day: date) -> tuple[datetime, datetime]:
+    start = datetime.combine(day, time(), tzinfo=BEIJING)
+    return start, start + timedelta(days=1)
+
+
+async def comparison(session: AsyncSession, *, enterprise: Enterprise, alert: Alert, today: date,
+                     baseline_days: int) -> dict[str, Any]:
+    """核查: heavy entries on the alert's days against the plant's normal days before it, and the entry cap.
+
+    Normal days: the `baseline_days` full Beijing days before the alert's start on which no alert covered
+    the plant. A day wholly inside the alert gets cap = ceil(ratio x baseline mean) when the alert caps
+    entries, and excess = max(0, entries - cap)."""
+    assert enterprise.id is not None
+    first_alert_day = alert.starts_at.astimezone(BEIJING).date()
+    last_alert_day = min(today, ((alert.ends_at - timedelta(microseconds=1)).astimezone(BEIJING).date()
+                                 if alert.ends_at is not None else today))
+    search_start = first_alert_day - timedelta(days=BASELINE_SEARCH_DAYS)
+    entries = await stats.heavy_entries_by_day(session, enterprise_id=enterprise.id, start=search_start,
+                                               end=max(last_alert_day, first_alert_day))
+    covering = await repository.alerts_over(session, region_code=enterprise.region_code,
+                                            start=_day_bounds(search_start)[0],
+                                            end=_day_bounds(first_alert_day)[0])
+    normal: list[date] = []
+    day = first_alert_day - timedelta(days=1)
+    while len(normal) < baseline_days and day >= search_start:
+        lower, upper = _day_bounds(day)
+        if not any(a.starts_at < upper and (a.ends_at is None or a.ends_at > lower) for a in covering):
+            normal.append(day)
+        day -= timedelta(days=1)
+    normal.reverse()
+    baseline_total = sum(entries.get(d, 0) for d in normal)
+    baseline_mean = baseline_total / len(normal) if normal else None
+    ratio_cap = float(alert.max_heavy_entry_ratio) if alert.max_heavy_entry_ratio is not None else None
+    # Exact arithmetic: 0.1 x 30 entries is a cap of 3, not ceil(3.0000000000000004) = 4.
+    exact_cap = (Fraction(str(alert.max_heavy_entry_ratio)) * Fraction(baseline_total, len(normal))
+                 if alert.max_heavy_entry_ratio is not None and normal else None)
+    alert_days: list[dict[str, Any]] = []
+    day = first_alert_day
+    while day <= last_alert_day:
+        lower, upper = _day_bounds(day)
+        whole = alert.starts_at <= lower and (alert.ends_at is None or alert.ends_at >= upper)
+        cap = math.ceil(exact_cap) if whole and exact_cap is not None else None
+        heavy = entries.get(day, 0)
+        alert_days.append({"date": day.isoformat(), "heavyEntries": heavy, "wholeDay": whole, "cap": cap,
+                           "excess": max(0, heavy - cap) if cap is not None else None})
+        day += timedelta(days=1)
+    alert_total = sum(d["heavyEntries"] for d in alert_days)
+    return {"enterpriseCode": enterprise.code, "alertId": alert.id, "level": alert.level,
+            "maxHeavyEntryRatio": ratio_cap,
+            "baselineDays": [{"date": d.isoformat(), "heavyEntries": entries.get(d, 0)} for d in normal],
+            "baselineDailyHeavyEntries": round(baseline_mean, 4) if baseline_mean is not None else None,
+            "alertDays": alert_days,
+            "alertDailyHeavyEntries": round(alert_total / len(alert_days), 4) if alert_days else None,
+            "alertToNormalRatio": ratio(alert_total / len(alert_days) if alert_days else 0, baseline_mean),
+            "capExceededDays": sum(1 for d in alert_days if d["excess"])}

@@ -105,3 +105,11 @@ async def listed(session: AsyncSession, *, region_code: str,
     rows = await run_sql(session, _LISTED, {"region": region_code, "plates": [p for p, _ in plates],
                                             "colors": [c for _, c in plates]})
     return [(r[0], r[1], r[2], r[3], r[4]) for r in rows.all()]
+
+
+async def alerts_over(session: AsyncSession, *, region_code: str, start: datetime,
+                      end: datetime) -> Sequence[Alert]:
+    """Alerts that cover an enterprise of this region (their region is a prefix of it) during [start, end)."""
+    statement = (select(Alert).where(func.starts_with(region_code, col(Alert.region_code)), col(Alert.starts_at) < end,
+                                     or_(col(Alert.ends_at).is_(None), col(Alert.ends_at) > start)))
+    return (await session.exec(statement)).all()

@@ -9,11 +9,18 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from service.admin.router import ActingDep, _action, _audited
 from service.audit.middleware import counted
-from service.auth.dependencies import AdminEnterpriseInScope, GatewayDep, OptionalEnterpriseInScope, ReaderDep
+from service.auth.dependencies import (
+    AdminEnterpriseInScope,
+    EnterpriseInScope,
+    GatewayDep,
+    OptionalEnterpriseInScope,
+    ReaderDep,
+)
 from service.db import SessionDep
 from service.emergency import findings, repository, service
+from service.emergency.rules import rule_set_for
 from service.enterprises import repository as enterprises
-from service.errors import ADMIN_WRITE_ERRORS, GATEWAY_READ_ERRORS, STAFF_READ_ERRORS, Forbidden
+from service.errors import ADMIN_WRITE_ERRORS, GATEWAY_READ_ERRORS, STAFF_READ_ERRORS, Forbidden, NotFound
 from service.ingest.payloads import BEIJING, Day, PlateColor, PlateNo, Time
 from service.params import MAX_BIGINT, FromDay, Text64, Text200, Text500, ToDay
 from service.reports.service import window_bounds
@@ -202,3 +209,17 @@ async def violations(
         len(staff.region_prefix) else staff.region_prefix, enterprise_id=enterprise.id if enterprise else None,
         first_day=start, last_day=end, cursor=cursor, limit=limit)
     return counted(request, answer)
+
+
+@router.get("/enterprises/{code}/emergency", tags=["bureau"], responses=STAFF_READ_ERRORS)
+async def comparison(staff: ReaderDep, enterprise: EnterpriseInScope, session: SessionDep,
+                     alert_id: Annotated[int, Query(alias="alertId", ge=1, le=MAX_BIGINT)]) -> dict[str, Any]:
+    """核查: one plant's heavy-truck entries during an alert against its normal days, with the entry cap."""
+    alert = await repository.alert(session, alert_id)
+    if alert is None:
+        raise NotFound(f"no alert {alert_id}", code="unknown_alert")
+    if not (alert.region_code.startswith(staff.region_prefix) or staff.region_prefix.startswith(alert.region_code)):
+        raise Forbidden(f"alert {alert_id} is outside your jurisdiction", code="outside_jurisdiction")
+    rules = rule_set_for(enterprise.region_code, alert.starts_at.astimezone(BEIJING).date())
+    return await findings.comparison(session, enterprise=enterprise, alert=alert, today=_today(),
+                                     baseline_days=rules["entryCap"]["baselineDays"])

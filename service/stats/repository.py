@@ -182,3 +182,18 @@ _NONROAD_AGES = text("""
 async def nonroad_ages(session: AsyncSession, *, enterprise_id: int) -> list[tuple[str, date | None, int]]:
     """Machines in service by (stage, production date): what the grading rules on new and aged machinery need."""
     return [(row[0], row[1], row[2]) for row in (await run_sql(session, _NONROAD_AGES, {"e": enterprise_id})).all()]
+
+
+_HEAVY_ENTRIES = text("""
+    SELECT pass_date, sum(records)::int FROM movement_day_stat
+    WHERE enterprise_id = :e AND pass_date BETWEEN :start AND :end AND heavy AND direction = '1'
+    GROUP BY 1
+""")
+
+
+async def heavy_entries_by_day(session: AsyncSession, *, enterprise_id: int, start: date,
+                               end: date) -> dict[date, int]:
+    """Heavy-truck entries (direction 1) per Beijing day, from the day aggregates (recounted where dirty)."""
+    await refresh(session, enterprise_ids=[enterprise_id], start=start, end=end)
+    rows = await run_sql(session, _HEAVY_ENTRIES, {"e": enterprise_id, "start": start, "end": end})
+    return {row[0]: row[1] for row in rows.all()}

@@ -134,3 +134,47 @@ async def test_measure_3_gas_against_diesel_and_a_level_change_at_an_exact_secon
     for graded, expected in ((a_plant, []), (d_plant, [("D1", "road_transport_stopped")])):
         items = (await find(client, viewer, enterpriseCode=graded.code, alertId=city_alert["id"]))["items"]
         assert [(i["recordId"], i["rule"]) for i in items] == expected
+
+
+async def test_the_comparison_with_normal_days_and_the_entry_cap(client, engine):
+    """Alert 11-10 08:00 until 11-12 00:00 capping heavy entries at half of normal. Normal days: the five
+    full days before it without an alert for the plant: 11-09, 11-08, (11-07 had one), 11-06, 11-05, 11-04
+    with 6 + 4 + 5 + 5 + 10 = 30 heavy entries, mean 6, so the cap of the whole day 11-11 is ceil(3) = 3."""
+    region = f"62{random.randint(10, 99)}01"
+    plant = await register(engine, region_code=region)
+    admin = await staff_token(engine, role="admin", region="62")
+    await client.post("/api/v1/admin/alerts", headers=admin, json={
+        "regionCode": region[:4], "level": "yellow", "startsAt": "2026-11-07 12:00:00",
+        "endsAt": "2026-11-07 14:00:00"})
+    alert = (await client.post("/api/v1/admin/alerts", headers=admin, json={
+        "regionCode": region[:2], "level": "orange", "startsAt": "2026-11-10 08:00:00",
+        "endsAt": "2026-11-12 00:00:00", "maxHeavyEntryRatio": 0.5})).json()
+    counts = {"2026-11-04": 10, "2026-11-05": 5, "2026-11-06": 5, "2026-11-07": 100, "2026-11-08": 4,
+              "2026-11-09": 6, "2026-11-10": 2, "2026-11-11": 5}
+    records = [heavy(f"C-{day}-{n}", f"{day} {9 + n // 60:02d}:{n % 60:02d}:00", "6")
+               for day, count in counts.items() for n in range(count)]
+    records += [heavy("C-exit", "2026-11-11 10:00:00", "6", direction="2"),
+                heavy("C-light", "2026-11-11 10:00:00", "6", vehicleType="K33")]
+    for start in range(0, len(records), 500):
+        await post(client, plant, *records[start:start + 500])
+    viewer = await staff_token(engine, region=region[:4])
+    answer = await client.get(f"/api/v1/enterprises/{plant.code}/emergency", params={"alertId": alert["id"]},
+                              headers=viewer)
+    assert answer.status_code == 200, answer.text
+    found = answer.json()
+    assert [(d["date"], d["heavyEntries"]) for d in found["baselineDays"]] == [
+        ("2026-11-04", 10), ("2026-11-05", 5), ("2026-11-06", 5), ("2026-11-08", 4), ("2026-11-09", 6)]
+    assert found["baselineDailyHeavyEntries"] == 6
+    assert found["alertDays"] == [
+        {"date": "2026-11-10", "heavyEntries": 2, "wholeDay": False, "cap": None, "excess": None},
+        {"date": "2026-11-11", "heavyEntries": 5, "wholeDay": True, "cap": 3, "excess": 2}]
+    assert found["alertToNormalRatio"] == {"value": 0.5833, "numerator": 3.5, "denominator": 6.0}
+    assert found["capExceededDays"] == 1
+    # A backfilled entry of a normal day restates the baseline at once.
+    await post(client, plant, heavy("C-late", "2026-11-09 23:00:00", "6", reupload=True))
+    again = (await client.get(f"/api/v1/enterprises/{plant.code}/emergency", params={"alertId": alert["id"]},
+                              headers=viewer)).json()
+    assert again["baselineDailyHeavyEntries"] == 6.2 and again["alertDays"][1]["cap"] == 4
+    elsewhere = await client.get(f"/api/v1/enterprises/{plant.code}/emergency", params={"alertId": alert["id"]},
+                                 headers=await staff_token(engine, region="11"))
+    assert elsewhere.status_code == 403
