@@ -73,19 +73,64 @@ _JUDGED = """
             ORDER BY length(bans.rules_prefix) DESC LIMIT 1) AS b ON true
     )
 """
-_ITEMS = text(_JUDGED + """
-    SELECT * FROM judged
-    WHERE rule IS NOT NULL
-      AND (CAST(:after_time AS timestamptz) IS NULL
-           OR (pass_time, movement_id, alert_id) > (CAST(:after_time AS timestamptz), :after_id, :after_alert))
-    ORDER BY pass_time, movement_id, alert_id
+# Watch-list findings need no alert: an entry of a listed vehicle is a violation whatever the grade,
+# an exit is information; when an alert covers the pass, the finding names it.
+_FINDINGS = _JUDGED + """
+    , listed AS (
+        SELECT m.id AS movement_id, m.record_id, m.plate_no, m.plate_color, m.pass_time, m.direction,
+               m.vehicle_type, m.fuel_type, coalesce(m.emission_standard, 'X') AS stage, m.late, m.reupload,
+               e.code AS enterprise_code, w.reason, a.id AS alert_id, a.level, a.measure
+        FROM watchlist_entry AS w
+        JOIN movement AS m ON m.plate_no = w.plate_no AND m.plate_color = w.plate_color
+             AND m.pass_time >= w.listed_at AND (w.released_at IS NULL OR m.pass_time < w.released_at)
+             AND m.pass_date BETWEEN :first_day AND :last_day
+        JOIN enterprise AS e ON e.id = m.enterprise_id AND starts_with(e.region_code, w.region_prefix)
+        LEFT JOIN LATERAL (
+            SELECT id, level, measure FROM emergency_alert AS a
+            WHERE a.id = ANY(CAST(:alert_ids AS int[])) AND starts_with(e.region_code, a.region_code)
+              AND m.pass_time >= a.starts_at AND (a.ends_at IS NULL OR m.pass_time < a.ends_at)
+            ORDER BY a.starts_at DESC, a.id DESC LIMIT 1) AS a ON true
+        WHERE starts_with(e.region_code, :jurisdiction) AND starts_with(e.region_code, :region)
+          AND (CAST(:enterprise_id AS int) IS NULL OR e.id = :enterprise_id)
+          AND (CAST(:only_alert AS int) IS NULL OR a.id = :only_alert)
+    ), findings AS (
+        SELECT movement_id, record_id, plate_no, plate_color, pass_time, direction, vehicle_type, fuel_type, stage,
+               late, reupload, enterprise_code, alert_id, level, measure, grade, rule, 'violation' AS severity,
+               NULL AS reason
+        FROM judged WHERE rule IS NOT NULL
+        UNION ALL
+        SELECT movement_id, record_id, plate_no, plate_color, pass_time, direction, vehicle_type, fuel_type, stage,
+               late, reupload, enterprise_code, alert_id, level, measure, NULL,
+               CASE WHEN direction = '1' THEN 'watchlisted_vehicle' ELSE 'watchlisted_vehicle_exit' END,
+               CASE WHEN direction = '1' THEN 'violation' ELSE 'info' END, reason
+        FROM listed
+    )
+"""
+_ITEMS = text(_FINDINGS + """
+    SELECT * FROM findings
+    WHERE CAST(:after_time AS timestamptz) IS NULL
+       OR (pass_time, movement_id, coalesce(alert_id, 0), rule)
+          > (CAST(:after_time AS timestamptz), :after_id, :after_alert, CAST(:after_rule AS text))
+    ORDER BY pass_time, movement_id, coalesce(alert_id, 0), rule
     LIMIT :limit
 """)
-_SUMMARY = text(_JUDGED + """
-    SELECT enterprise_code, alert_id, min(level) AS level, max(grade) AS grade, count(*)::int AS in_scope,
-           (count(*) FILTER (WHERE heavy))::int AS heavy_in_scope, (count(*) FILTER (WHERE exempt))::int AS exempt,
-           (count(*) FILTER (WHERE rule IS NOT NULL))::int AS violations
-    FROM judged GROUP BY enterprise_code, alert_id ORDER BY enterprise_code, alert_id
+# Per plant and alert; `violations` counts movements with any violation (a listed vehicle's entry
+# during an alert among them), and listed vehicles' entries outside any alert have a row of their own.
+_SUMMARY = text(_FINDINGS + """
+    , scope AS (
+        SELECT enterprise_code, alert_id, min(level) AS level, max(grade) AS grade, count(*)::int AS in_scope,
+               (count(*) FILTER (WHERE heavy))::int AS heavy_in_scope,
+               (count(*) FILTER (WHERE exempt))::int AS exempt
+        FROM judged GROUP BY enterprise_code, alert_id
+    ), broken AS (
+        SELECT enterprise_code, alert_id, count(DISTINCT movement_id)::int AS violations FROM findings
+        WHERE severity = 'violation' GROUP BY enterprise_code, alert_id
+    )
+    SELECT coalesce(s.enterprise_code, b.enterprise_code) AS enterprise_code,
+           coalesce(s.alert_id, b.alert_id) AS alert_id, s.level, s.grade, s.in_scope, s.heavy_in_scope, s.exempt,
+           coalesce(b.violations, 0) AS violations
+    FROM scope AS s FULL JOIN broken AS b ON b.enterprise_code = s.enterprise_code AND b.alert_id = s.alert_id
+    ORDER BY 1, 2 NULLS FIRST
 """)
 
 
@@ -111,48 +156,48 @@ def ban_table(alerts: Sequence[Alert]) -> list[dict[str, Any]]:
 
 
 def encode_cursor(row: Any) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps([row.pass_time.isoformat(), row.movement_id, row.alert_id])
-                                    ).decode().rstrip("=")
+    return base64.urlsafe_b64encode(orjson.dumps([row.pass_time.isoformat(), row.movement_id, row.alert_id or 0,
+                                                  row.rule])).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> tuple[datetime, int, int]:
+def decode_cursor(cursor: str) -> tuple[datetime, int, int, str]:
     try:
-        moment, movement_id, alert_id = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        moment, movement_id, alert_id, rule = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         after = datetime.fromisoformat(moment)
     except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError):
         after = None
-    if (after is None or after.tzinfo is None or not 1900 <= after.year <= 2999
-            or any(type(n) is not int or not 0 < n <= MAX_BIGINT for n in (movement_id, alert_id))):
+    if (after is None or after.tzinfo is None or not 1900 <= after.year <= 2999 or type(rule) is not str
+            or not rule.isidentifier() or type(movement_id) is not int or type(alert_id) is not int
+            or not 0 < movement_id <= MAX_BIGINT or not 0 <= alert_id <= MAX_BIGINT):
         raise Unprocessable("cursor is not one this service gave out", code="invalid_cursor")
-    return after, movement_id, alert_id
+    return after, movement_id, alert_id, rule
 
 
-async def violations(session: AsyncSession, *, alerts: Sequence[Alert], jurisdiction: str, region: str,
-                     enterprise_id: int | None, first_day: date, last_day: date, cursor: str | None,
+async def violations(session: AsyncSession, *, alerts: Sequence[Alert], only_alert: int | None, jurisdiction: str,
+                     region: str, enterprise_id: int | None, first_day: date, last_day: date, cursor: str | None,
                      limit: int) -> dict[str, Any]:
-    """Movement findings (items, oldest first, keyset pages) and a summary per enterprise and alert."""
-    after = decode_cursor(cursor) if cursor else (None, 0, 0)
+    """Findings (items, oldest first, keyset pages) and a summary per enterprise and alert."""
+    after = decode_cursor(cursor) if cursor else (None, 0, 0, "")
     params = {"bans": orjson.dumps(ban_table(alerts)).decode(), "alert_ids": [a.id for a in alerts],
-              "jurisdiction": jurisdiction, "region": region, "enterprise_id": enterprise_id,
-              "first_day": first_day, "last_day": last_day}
-    if not alerts:
-        return {"items": [], "nextCursor": None, "summary": []}
+              "only_alert": only_alert, "jurisdiction": jurisdiction, "region": region,
+              "enterprise_id": enterprise_id, "first_day": first_day, "last_day": last_day}
     rows = (await run_sql(session, _ITEMS, {**params, "after_time": after[0], "after_id": after[1],
-                                            "after_alert": after[2], "limit": limit + 1})).all()
+                                            "after_alert": after[2], "after_rule": after[3],
+                                            "limit": limit + 1})).all()
     page = rows[:limit]
     summary = (await run_sql(session, _SUMMARY, params)).mappings().all()
     return {
-        "items": [{"rule": row.rule, "severity": "violation", "enterpriseCode": row.enterprise_code,
+        "items": [{"rule": row.rule, "severity": row.severity, "enterpriseCode": row.enterprise_code,
                    "movementId": row.movement_id, "recordId": row.record_id, "plateNo": row.plate_no,
                    "plateColor": row.plate_color, "passTime": row.pass_time.astimezone(BEIJING).isoformat(),
                    "direction": row.direction, "vehicleType": row.vehicle_type, "fuelType": row.fuel_type,
                    "emissionStandard": row.stage, "alertId": row.alert_id, "level": row.level,
-                   "measure": row.measure, "grade": row.grade, "reason": None, "late": row.late,
+                   "measure": row.measure, "grade": row.grade, "reason": row.reason, "late": row.late,
                    "reupload": row.reupload} for row in page],
         "nextCursor": encode_cursor(page[-1]) if len(rows) > limit else None,
         "summary": [{"enterpriseCode": s["enterprise_code"], "alertId": s["alert_id"], "grade": s["grade"],
-                     "level": s["level"], "inScope": s["in_scope"], "heavyInScope": s["heavy_in_scope"],
-                     "exempt": s["exempt"], "violations": s["violations"],
+                     "level": s["level"], "inScope": s["in_scope"] or 0, "heavyInScope": s["heavy_in_scope"] or 0,
+                     "exempt": s["exempt"] or 0, "violations": s["violations"],
                      "violationShare": ratio(s["violations"], s["heavy_in_scope"])} for s in summary],
     }
 

@@ -205,7 +205,7 @@ async def violations(
     alerts = [a for a in await repository.alerts_between(session, region=staff.region_prefix, start=lower, end=upper)
               if alert_id is None or a.id == alert_id]
     answer = await findings.violations(
-        session, alerts=alerts, jurisdiction=staff.region_prefix, region=region if len(region) >
+        session, alerts=alerts, only_alert=alert_id, jurisdiction=staff.region_prefix, region=region if len(region) >
         len(staff.region_prefix) else staff.region_prefix, enterprise_id=enterprise.id if enterprise else None,
         first_day=start, last_day=end, cursor=cursor, limit=limit)
     return counted(request, answer)

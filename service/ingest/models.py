@@ -84,6 +84,8 @@ class Movement(RecordMeta, MovementData, table=True):
         UniqueConstraint("enterprise_id", "record_id"),
         Index("ix_movement_enterprise_id_pass_time", "enterprise_id", "pass_time"),
         Index("ix_movement_enterprise_id_pass_date", "enterprise_id", "pass_date"),
+        # A vehicle's passes: the watch-list's findings and the bureau's plate search.
+        Index("ix_movement_plate_no_pass_time", "plate_no", "pass_time"),
         _pending_photo_index("movement"),
     )
 

@@ -178,3 +178,29 @@ async def test_the_comparison_with_normal_days_and_the_entry_cap(client, engine)
     elsewhere = await client.get(f"/api/v1/enterprises/{plant.code}/emergency", params={"alertId": alert["id"]},
                                  headers=await staff_token(engine, region="11"))
     assert elsewhere.status_code == 403
+
+
+async def test_listed_vehicles_are_findings_with_or_without_an_alert(client, engine, tangshan):
+    plant, alert, admin, region = tangshan
+    listing = await client.post("/api/v1/admin/watchlist", headers=await staff_token(engine, role="admin",
+                                                                                      region=region[:4]),
+                                json={"entries": [{"plateNo": "冀B77777", "plateColor": "1", "reason": "2",
+                                                   "listedAt": f"{DAY} 00:00:00"}]})
+    assert listing.status_code == 200
+    await post(client, plant,
+               heavy("W1", f"{DAY} 10:30:00", "6", plateNo="冀B77777"),                 # entry during the alert
+               heavy("W2", f"{DAY} 11:30:00", "6", plateNo="冀B77777", direction="2"),  # its exit: information
+               heavy("W3", f"{NEXT} 09:00:00", "6", plateNo="冀B77777"),                # entry after the alert
+               heavy("W4", f"{DAY} 12:30:00", "6", plateNo="冀B77777", plateColor="2"))  # another plate colour
+    viewer = await staff_token(engine, region=region[:4])
+    found = await find(client, viewer, enterpriseCode=plant.code)
+    listed = [(i["recordId"], i["rule"], i["severity"], i["alertId"], i["reason"]) for i in found["items"]
+              if i["plateNo"] == "冀B77777"]
+    assert listed == [("W1", "watchlisted_vehicle", "violation", alert["id"], "2"),
+                      ("W2", "watchlisted_vehicle_exit", "info", alert["id"], "2"),
+                      ("W3", "watchlisted_vehicle", "violation", None, "2")]
+    rows = {row["alertId"]: row for row in found["summary"]}
+    assert rows[alert["id"]]["violations"] == 5 and rows[alert["id"]]["inScope"] == 12
+    assert rows[None]["violations"] == 1 and rows[None]["inScope"] == 0
+    only_alert = await find(client, viewer, enterpriseCode=plant.code, alertId=alert["id"])
+    assert "W3" not in {i["recordId"] for i in only_alert["items"]}
