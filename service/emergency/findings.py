@@ -134,6 +134,18 @@ _SUMMARY = text(_FINDINGS + """
 """)
 
 
+_BY_MOVEMENT = text(_FINDINGS + """
+    SELECT movement_id, enterprise_code, string_agg(DISTINCT rule, ',' ORDER BY rule) AS rules
+    FROM findings WHERE severity = 'violation' GROUP BY movement_id, enterprise_code
+""")
+
+# How a spreadsheet names each rule.
+RULE_LABELS = {"stage_banned_during_alert": "应急期间禁用排放阶段车辆",
+               "stage_unknown_during_alert": "应急期间排放阶段不明",
+               "road_transport_stopped": "应急期间停止公路运输",
+               "watchlisted_vehicle": "超标车辆进厂"}
+
+
 def ban_table(alerts: Sequence[Alert]) -> list[dict[str, Any]]:
     """For each alert, each rule table in force at its start, each region that table names and each grade:
     what is banned. Grades that ban nothing have no row."""
@@ -260,3 +272,16 @@ async def comparison(session: AsyncSession, *, enterprise: Enterprise, alert: Al
             "alertDailyHeavyEntries": round(alert_total / len(alert_days), 4) if alert_days else None,
             "alertToNormalRatio": ratio(alert_total / len(alert_days) if alert_days else 0, baseline_mean),
             "capExceededDays": sum(1 for d in alert_days if d["excess"])}
+
+
+async def violating_movements(session: AsyncSession, *, jurisdiction: str, region: str, first_day: date,
+                              last_day: date) -> dict[int, tuple[str, list[str]]]:
+    """movement id -> (enterprise code, the rules it broke) for the days and region: what the daily report
+    counts and the export's 应急违规 column shows."""
+    lower = datetime.combine(first_day, time(), tzinfo=BEIJING)
+    upper = datetime.combine(last_day + timedelta(days=1), time(), tzinfo=BEIJING)
+    alerts = await repository.alerts_between(session, region=region, start=lower, end=upper)
+    params = {"bans": orjson.dumps(ban_table(alerts)).decode(), "alert_ids": [a.id for a in alerts],
+              "only_alert": None, "jurisdiction": jurisdiction, "region": region, "enterprise_id": None,
+              "first_day": first_day, "last_day": last_day}
+    return {row[0]: (row[1], row[2].split(",")) for row in (await run_sql(session, _BY_MOVEMENT, params)).all()}

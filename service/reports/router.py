@@ -8,6 +8,7 @@ from fastapi.responses import StreamingResponse
 from service.audit.middleware import counted
 from service.auth.dependencies import EnterpriseInScope, OptionalEnterpriseInScope, ReaderDep
 from service.db import SessionDep
+from service.emergency import findings
 from service.errors import STAFF_READ_ERRORS
 from service.params import FromDay, OnDay, ToDay
 from service.queries.repository import enterprises_in
@@ -41,8 +42,11 @@ async def export_movements(
     ids = [e.id for e in enterprises if e.id is not None]
     service.window_bounds(start, end)  # a bad window is a 422 now, not a broken download later
     produce = service.csv_export if export_format == "csv" else service.xlsx_export
+    violations = await findings.violating_movements(session, jurisdiction=staff.region_prefix,
+                                                    region=staff.region_prefix, first_day=start, last_day=end)
     name = f"movements-{enterprise.code if enterprise else staff.region_prefix or 'all'}-{start}-{end}.{export_format}"
-    return StreamingResponse(produce(request.app.state.engine, enterprise_ids=ids, start=start, end=end),
+    return StreamingResponse(produce(request.app.state.engine, enterprise_ids=ids, start=start, end=end,
+                                     violations=violations),
                              media_type=_MEDIA[export_format],
                              headers={"Content-Disposition": f'attachment; filename="{name}"'})
 

@@ -6,7 +6,7 @@ import io
 import os
 import secrets
 import tempfile
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Sequence
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -28,6 +28,7 @@ from service.codes import (
     CodeTable,
 )
 from service.csv_cells import neutralised
+from service.emergency import findings
 from service.enterprises.models import Enterprise
 from service.errors import Forbidden, Unprocessable
 from service.ingest.kinds import MOVEMENTS
@@ -70,8 +71,11 @@ async def daily_report(session: AsyncSession, *, staff: Staff, day: date, region
             mine["heavy"] += records
             mine["heavyNev"] += records if standard == "D" else 0
             mine["heavyVIOrNev"] += records if standard in ("6", "D") else 0
+    violating = Counter(code for code, _ in (await findings.violating_movements(
+        session, jurisdiction=staff.region_prefix, region=region, first_day=day, last_day=day)).values())
     return {"date": day.isoformat(), "regionCode": region,
-            "rows": [_report_row(e, trips.get(e.id or 0, {}), counts[e.id or 0].get(day)) for e in enterprises]}
+            "rows": [{**_report_row(e, trips.get(e.id or 0, {}), counts[e.id or 0].get(day)),
+                      "alertViolations": violating.get(e.code, 0)} for e in enterprises]}
 
 
 def _report_row(enterprise: Enterprise, trips: dict[str, Any], counts: dict[str, Any] | None) -> dict[str, Any]:
@@ -106,8 +110,23 @@ def export_columns() -> list[tuple[str, str, CodeTable | None]]:
         if key == "vehicleType":
             columns.append((f"{ITEM_NAMES[key]}(大类)", name, VEHICLE_TYPE_PREFIX))
     columns += [("迟报", "late", None), ("版本", "version", None), ("接收时间", "received_at", None),
-                ("首次接收时间", "first_received_at", None), ("完整", "complete", None)]
+                ("首次接收时间", "first_received_at", None), ("完整", "complete", None),
+                (ALERT_VIOLATIONS, "id", None)]
     return columns
+
+
+ALERT_VIOLATIONS = "应急违规"
+
+
+def _violations_cell(violations: dict[int, tuple[str, list[str]]], movement_id: int) -> str:
+    found = violations.get(movement_id)
+    return "；".join(findings.RULE_LABELS.get(rule, rule) for rule in found[1]) if found else ""
+
+
+def _cells(mapping: Any, columns: list[tuple[str, str, CodeTable | None]],
+           violations: dict[int, tuple[str, list[str]]]) -> list[Any]:
+    return [_violations_cell(violations, mapping["id"]) if header == ALERT_VIOLATIONS
+            else _cell(mapping, column, table) for header, column, table in columns]
 
 
 def _cell(row: Any, column: str, table: CodeTable | None) -> Any:
@@ -134,8 +153,8 @@ def _csv_value(value: Any) -> Any:
     return neutralised(value)
 
 
-async def csv_export(engine: AsyncEngine, *, enterprise_ids: Sequence[int], start: date,
-                     end: date) -> AsyncIterator[bytes]:
+async def csv_export(engine: AsyncEngine, *, enterprise_ids: Sequence[int], start: date, end: date,
+                     violations: dict[int, tuple[str, list[str]]]) -> AsyncIterator[bytes]:
     columns = export_columns()
     lower, upper = window_bounds(start, end)
     buffer = io.StringIO()
@@ -147,7 +166,7 @@ async def csv_export(engine: AsyncEngine, *, enterprise_ids: Sequence[int], star
         buffer.truncate()
         for row in partition:
             mapping = row._mapping
-            writer.writerow([_csv_value(_cell(mapping, column, table)) for _, column, table in columns])
+            writer.writerow([_csv_value(value) for value in _cells(mapping, columns, violations)])
         yield buffer.getvalue().encode()
 
 
@@ -205,6 +224,7 @@ class _Sheets:
 
 
 async def xlsx_export(engine: AsyncEngine, *, enterprise_ids: Sequence[int], start: date, end: date,
+                      violations: dict[int, tuple[str, list[str]]],
                       rows_per_sheet: int = XLSX_ROWS_PER_SHEET) -> AsyncIterator[bytes]:
     """Rows go to a temporary file as they arrive (constant-memory mode), which is then streamed out."""
     columns = export_columns()
@@ -218,7 +238,7 @@ async def xlsx_export(engine: AsyncEngine, *, enterprise_ids: Sequence[int], sta
                                                       end=upper):
             for row in partition:
                 mapping = row._mapping
-                sheets.write([_cell(mapping, column, table) for _, column, table in columns])
+                sheets.write(_cells(mapping, columns, violations))
         sheets.close()
         await asyncio.to_thread(workbook.close)  # zips the sheets: file work off the event loop
         produced = await asyncio.to_thread(open, path, "rb")

@@ -181,7 +181,7 @@ async def test_the_comparison_with_normal_days_and_the_entry_cap(client, engine)
 
 
 async def test_listed_vehicles_are_findings_with_or_without_an_alert(client, engine, tangshan):
-    plant, alert, admin, region = tangshan
+    plant, alert, _, region = tangshan
     listing = await client.post("/api/v1/admin/watchlist", headers=await staff_token(engine, role="admin",
                                                                                       region=region[:4]),
                                 json={"entries": [{"plateNo": "冀B77777", "plateColor": "1", "reason": "2",
@@ -204,3 +204,20 @@ async def test_listed_vehicles_are_findings_with_or_without_an_alert(client, eng
     assert rows[None]["violations"] == 1 and rows[None]["inScope"] == 0
     only_alert = await find(client, viewer, enterpriseCode=plant.code, alertId=alert["id"])
     assert "W3" not in {i["recordId"] for i in only_alert["items"]}
+
+
+async def test_the_daily_report_and_the_export_show_the_violations(client, engine, tangshan):
+    import csv
+    import io
+
+    plant, _, _, region = tangshan
+    viewer = await staff_token(engine, region=region[:4])
+    report = (await client.get("/api/v1/reports/daily", params={"date": DAY, "regionCode": region},
+                               headers=viewer)).json()
+    row = next(r for r in report["rows"] if r["enterpriseCode"] == plant.code)
+    assert row["alertViolations"] == 4
+    exported = await client.get("/api/v1/exports/movements", headers=viewer,
+                                params={"enterpriseCode": plant.code, "from": DAY, "to": NEXT, "format": "csv"})
+    rows = {r["记录流水号"]: r["应急违规"] for r in csv.DictReader(io.StringIO(exported.content.decode("utf-8-sig")))}
+    assert rows["M2"] == "应急期间禁用排放阶段车辆" and rows["M4"] == "应急期间排放阶段不明"
+    assert rows["M3"] == "" and rows["M1"] == ""

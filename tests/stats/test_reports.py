@@ -135,7 +135,8 @@ async def test_xlsx_export_past_the_sheet_limit_continues_on_further_sheets(clie
     from service.reports.service import xlsx_export
 
     enterprise = await plant_with_rows(client, engine, 5)
-    chunks = [chunk async for chunk in xlsx_export(engine, enterprise_ids=[enterprise.id], start=date(2026, 11, 10),
+    chunks = [chunk async for chunk in xlsx_export(engine, enterprise_ids=[enterprise.id], violations={},
+                                                   start=date(2026, 11, 10),
                                                    end=date(2026, 11, 10), rows_per_sheet=3)]
     workbook = openpyxl.load_workbook(io.BytesIO(b"".join(chunks)), read_only=True)
     sheets = [list(sheet.iter_rows(values_only=True)) for sheet in workbook.worksheets]
