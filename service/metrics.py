@@ -38,6 +38,10 @@ DB_POOL_WAIT = Histogram("hj1321_db_pool_wait_seconds", "Time a request waited f
                          buckets=(0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0))
 DATABASE_UP = Gauge("hj1321_database_up", "1 when the database answered the last scrape's ping, else 0",
                     multiprocess_mode="mostrecent")
+EMERGENCY_VIOLATIONS = Counter("hj1321_emergency_violations_total",
+                               "Movements received that broke a heavy-pollution alert rule or were a listed vehicle's "
+                               "entry, by rule and enterprise (counted at receipt; a correction may count again)",
+                               ["rule", "enterprise"])
 AUDIT_ENTRIES = Counter("hj1321_audit_entries_total", "Audit entries of requests committed by the audit writer")
 AUDIT_WRITE_FAILURES = Counter("hj1321_audit_write_failures_total",
                                "Failed attempts to commit a batch of audit entries (it is retried)")
@@ -73,12 +77,17 @@ def count_batch(kind: str, outcome: Any) -> None:
         PHOTO_BYTES.labels("inline").inc(outcome.new_photo_bytes)
 
 
+def count_violations(enterprise: str, violations: dict[str, int]) -> None:
+    for rule, count in violations.items():
+        EMERGENCY_VIOLATIONS.labels(rule, enterprise).inc(count)
+
+
 def every_metric_name() -> set[str]:
     """Names of the series the service exports (counters with _total, histograms with their suffixes)."""
     names = set()
     for metric in (HTTP_REQUESTS, HTTP_DURATION, RECORDS, RECORD_ERRORS, BATCH_RECORDS, PHOTO_BYTES,
                    DB_POOL_IN_USE, DB_POOL_WAIT, DATABASE_UP, ENTERPRISE_LAST_SEEN, ENTERPRISE_CLOCK_SKEW,
-                   AUDIT_ENTRIES, AUDIT_WRITE_FAILURES):
+                   AUDIT_ENTRIES, AUDIT_WRITE_FAILURES, EMERGENCY_VIOLATIONS):
         for family in metric.describe():
             if family.type == "counter":
                 names.add(f"{family.name}_total")

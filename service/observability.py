@@ -90,6 +90,8 @@ class ObservabilityMiddleware:
             fields["records"] = {k: v for k, v in outcome.answer().items() if k != "results"}
             if committed:
                 metrics.count_batch(outcome.kind, outcome)
+                if enterprise and outcome.violations:
+                    metrics.count_violations(enterprise, outcome.violations)
         if committed and state.get("photo_bytes"):
             metrics.PHOTO_BYTES.labels("upload").inc(state["photo_bytes"])
         if committed and state.get("clock_skew_seconds") is not None and enterprise:

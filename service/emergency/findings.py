@@ -55,6 +55,7 @@ _JUDGED = """
             ORDER BY g.valid_from DESC, g.id DESC LIMIT 1) AS g ON true
         WHERE a.id = ANY(CAST(:alert_ids AS int[])) AND starts_with(e.region_code, :jurisdiction)
           AND starts_with(e.region_code, :region) AND (CAST(:enterprise_id AS int) IS NULL OR e.id = :enterprise_id)
+          AND (CAST(:record_ids AS text[]) IS NULL OR m.record_id = ANY(CAST(:record_ids AS text[])))
     ), judged AS (
         SELECT s.*, s.heavy AND (s.exempted OR s.use_nature = ANY(b.exempt_uses)) AS exempt,
                CASE WHEN NOT s.heavy OR s.exempted OR s.use_nature = ANY(b.exempt_uses) OR b.alert_id IS NULL
@@ -93,6 +94,7 @@ _FINDINGS = _JUDGED + """
         WHERE starts_with(e.region_code, :jurisdiction) AND starts_with(e.region_code, :region)
           AND (CAST(:enterprise_id AS int) IS NULL OR e.id = :enterprise_id)
           AND (CAST(:only_alert AS int) IS NULL OR a.id = :only_alert)
+          AND (CAST(:record_ids AS text[]) IS NULL OR m.record_id = ANY(CAST(:record_ids AS text[])))
     ), findings AS (
         SELECT movement_id, record_id, plate_no, plate_color, pass_time, direction, vehicle_type, fuel_type, stage,
                late, reupload, enterprise_code, alert_id, level, measure, grade, rule, 'violation' AS severity,
@@ -192,7 +194,7 @@ async def violations(session: AsyncSession, *, alerts: Sequence[Alert], only_ale
     after = decode_cursor(cursor) if cursor else (None, 0, 0, "")
     params = {"bans": orjson.dumps(ban_table(alerts)).decode(), "alert_ids": [a.id for a in alerts],
               "only_alert": only_alert, "jurisdiction": jurisdiction, "region": region,
-              "enterprise_id": enterprise_id, "first_day": first_day, "last_day": last_day}
+              "enterprise_id": enterprise_id, "first_day": first_day, "last_day": last_day, "record_ids": None}
     rows = (await run_sql(session, _ITEMS, {**params, "after_time": after[0], "after_id": after[1],
                                             "after_alert": after[2], "after_rule": after[3],
                                             "limit": limit + 1})).all()
@@ -283,5 +285,26 @@ async def violating_movements(session: AsyncSession, *, jurisdiction: str, regio
     alerts = await repository.alerts_between(session, region=region, start=lower, end=upper)
     params = {"bans": orjson.dumps(ban_table(alerts)).decode(), "alert_ids": [a.id for a in alerts],
               "only_alert": None, "jurisdiction": jurisdiction, "region": region, "enterprise_id": None,
-              "first_day": first_day, "last_day": last_day}
+              "first_day": first_day, "last_day": last_day, "record_ids": None}
     return {row[0]: (row[1], row[2].split(",")) for row in (await run_sql(session, _BY_MOVEMENT, params)).all()}
+
+
+_RULES_OF = text(_FINDINGS + """
+    SELECT rule, count(DISTINCT movement_id)::int FROM findings WHERE severity = 'violation' GROUP BY rule
+""")
+
+
+async def rules_broken(session: AsyncSession, *, enterprise_id: int, region_code: str, record_ids: Sequence[str],
+                       first: datetime, last: datetime) -> dict[str, int]:
+    """How many of these movements (just stored) break each rule: for the violations counter at ingest.
+    Nothing to judge, and one small query, when no alert covers the plant then (the usual case)."""
+    alerts = await repository.alerts_over(session, region_code=region_code, start=first,
+                                          end=last + timedelta(microseconds=1))
+    listed = await repository.any_listed(session, region_code=region_code)
+    if not alerts and not listed:
+        return {}
+    params = {"bans": orjson.dumps(ban_table(alerts)).decode(), "alert_ids": [a.id for a in alerts],
+              "only_alert": None, "jurisdiction": "", "region": region_code, "enterprise_id": enterprise_id,
+              "first_day": first.astimezone(BEIJING).date(), "last_day": last.astimezone(BEIJING).date(),
+              "record_ids": list(record_ids)}
+    return {row[0]: row[1] for row in (await run_sql(session, _RULES_OF, params)).all()}

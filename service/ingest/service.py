@@ -13,6 +13,7 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.config import Settings
+from service.emergency import findings
 from service.emergency import repository as emergency
 from service.errors import Forbidden, PayloadTooLarge, Unprocessable
 from service.ingest import repository
@@ -49,6 +50,7 @@ class BatchOutcome:
     reupload: int = 0
     error_codes: Counter[str] = field(default_factory=Counter)
     new_photo_bytes: int = 0
+    violations: dict[str, int] = field(default_factory=dict)  # heavy-pollution alert rule -> movements
 
     def answer(self) -> dict[str, Any]:
         return {"received": len(self.results), "accepted": self.counts.get(ACCEPTED, 0),
@@ -115,6 +117,11 @@ async def ingest_batch(session: AsyncSession, *, kind: RecordKind, enterprise_id
 
     outcome = BatchOutcome(kind=kind.name, results=results, new_photo_bytes=new_photo_bytes)
     listed = await _watchlisted_entries(session, kind, candidates, region_code)
+    stored = [c for c in candidates if c.status in (ACCEPTED, UPDATED)]
+    if kind is MOVEMENTS and stored:
+        outcome.violations = await findings.rules_broken(
+            session, enterprise_id=enterprise_id, region_code=region_code, record_ids=[c.key for c in stored],
+            first=min(c.row["pass_time"] for c in stored), last=max(c.row["pass_time"] for c in stored))
     for candidate in candidates:
         results[candidate.index] = _result(kind, candidate, missing)
         if candidate.index in listed and candidate.status != DUPLICATE:

@@ -221,3 +221,18 @@ async def test_the_daily_report_and_the_export_show_the_violations(client, engin
     rows = {r["记录流水号"]: r["应急违规"] for r in csv.DictReader(io.StringIO(exported.content.decode("utf-8-sig")))}
     assert rows["M2"] == "应急期间禁用排放阶段车辆" and rows["M4"] == "应急期间排放阶段不明"
     assert rows["M3"] == "" and rows["M1"] == ""
+
+
+async def test_violations_are_counted_at_receipt_for_prometheus(client, engine, tangshan):
+    from prometheus_client import REGISTRY
+
+    plant, _, _, _ = tangshan
+
+    def counted(rule):
+        return REGISTRY.get_sample_value("hj1321_emergency_violations_total",
+                                         {"rule": rule, "enterprise": plant.code}) or 0.0
+
+    # The fixture's batch: M2, M7, M10 banned stages and M4 of unknown stage.
+    assert (counted("stage_banned_during_alert"), counted("stage_unknown_during_alert")) == (3, 1)
+    await post(client, plant, heavy("M12", f"{DAY} 17:00:00", "2"), heavy("M13", f"{DAY} 17:30:00", "6"))
+    assert counted("stage_banned_during_alert") == 4
