@@ -148,6 +148,16 @@ RULE_LABELS = {"stage_banned_during_alert": "应急期间禁用排放阶段车�
                "watchlisted_vehicle": "超标车辆进厂"}
 
 
+def _params(alerts: Sequence[Alert], *, jurisdiction: str, region: str, first_day: date, last_day: date,
+            enterprise_id: int | None = None, only_alert: int | None = None,
+            record_ids: Sequence[str] | None = None) -> dict[str, Any]:
+    """What the findings query takes: the alerts with their ban table, and the filters (None: all)."""
+    return {"bans": orjson.dumps(ban_table(alerts)).decode(), "alert_ids": [a.id for a in alerts],
+            "only_alert": only_alert, "jurisdiction": jurisdiction, "region": region, "enterprise_id": enterprise_id,
+            "first_day": first_day, "last_day": last_day,
+            "record_ids": list(record_ids) if record_ids is not None else None}
+
+
 def ban_table(alerts: Sequence[Alert]) -> list[dict[str, Any]]:
     """For each alert, each rule table in force at its start, each region that table names and each grade:
     what is banned. Grades that ban nothing have no row."""
@@ -192,9 +202,8 @@ async def violations(session: AsyncSession, *, alerts: Sequence[Alert], only_ale
                      limit: int) -> dict[str, Any]:
     """Findings (items, oldest first, keyset pages) and a summary per enterprise and alert."""
     after = decode_cursor(cursor) if cursor else (None, 0, 0, "")
-    params = {"bans": orjson.dumps(ban_table(alerts)).decode(), "alert_ids": [a.id for a in alerts],
-              "only_alert": only_alert, "jurisdiction": jurisdiction, "region": region,
-              "enterprise_id": enterprise_id, "first_day": first_day, "last_day": last_day, "record_ids": None}
+    params = _params(alerts, jurisdiction=jurisdiction, region=region, first_day=first_day, last_day=last_day,
+                     enterprise_id=enterprise_id, only_alert=only_alert)
     rows = (await run_sql(session, _ITEMS, {**params, "after_time": after[0], "after_id": after[1],
                                             "after_alert": after[2], "after_rule": after[3],
                                             "limit": limit + 1})).all()
@@ -283,9 +292,7 @@ async def violating_movements(session: AsyncSession, *, jurisdiction: str, regio
     lower = datetime.combine(first_day, time(), tzinfo=BEIJING)
     upper = datetime.combine(last_day + timedelta(days=1), time(), tzinfo=BEIJING)
     alerts = await repository.alerts_between(session, region=region, start=lower, end=upper)
-    params = {"bans": orjson.dumps(ban_table(alerts)).decode(), "alert_ids": [a.id for a in alerts],
-              "only_alert": None, "jurisdiction": jurisdiction, "region": region, "enterprise_id": None,
-              "first_day": first_day, "last_day": last_day, "record_ids": None}
+    params = _params(alerts, jurisdiction=jurisdiction, region=region, first_day=first_day, last_day=last_day)
     return {row[0]: (row[1], row[2].split(",")) for row in (await run_sql(session, _BY_MOVEMENT, params)).all()}
 
 
@@ -303,8 +310,6 @@ async def rules_broken(session: AsyncSession, *, enterprise_id: int, region_code
     listed = await repository.any_listed(session, region_code=region_code)
     if not alerts and not listed:
         return {}
-    params = {"bans": orjson.dumps(ban_table(alerts)).decode(), "alert_ids": [a.id for a in alerts],
-              "only_alert": None, "jurisdiction": "", "region": region_code, "enterprise_id": enterprise_id,
-              "first_day": first.astimezone(BEIJING).date(), "last_day": last.astimezone(BEIJING).date(),
-              "record_ids": list(record_ids)}
+    params = _params(alerts, jurisdiction="", region=region_code, first_day=first.astimezone(BEIJING).date(),
+                     last_day=last.astimezone(BEIJING).date(), enterprise_id=enterprise_id, record_ids=record_ids)
     return {row[0]: row[1] for row in (await run_sql(session, _RULES_OF, params)).all()}
