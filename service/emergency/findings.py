@@ -10,6 +10,7 @@ the work to the alerts' windows.
 import base64
 import binascii
 import math
+from collections import Counter
 from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from fractions import Fraction
@@ -22,7 +23,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from service.db import run_sql
 from service.emergency import repository
 from service.emergency.models import Alert
-from service.emergency.rules import GRADES, ban_for, rule_sets
+from service.emergency.rules import GRADES, ban_for, rule_set_for, rule_sets
 from service.enterprises.models import Enterprise
 from service.errors import Unprocessable
 from service.ingest.payloads import BEIJING
@@ -38,7 +39,8 @@ _JUDGED = """
     ), scoped AS (
         SELECT m.id AS movement_id, m.record_id, m.plate_no, m.plate_color, m.pass_time, m.direction,
                m.vehicle_type, m.fuel_type, coalesce(m.emission_standard, 'X') AS stage, m.use_nature, m.late,
-               m.reupload, e.code AS enterprise_code, e.region_code, a.id AS alert_id, a.level, a.measure,
+               m.reupload, e.id AS plant_id, e.code AS enterprise_code, e.region_code, a.id AS alert_id, a.level,
+               a.measure,
                coalesce(g.grade, 'none') AS grade,
                CASE WHEN m.vehicle_type IS NOT NULL THEN m.vehicle_type ~ '^[HQ]1'
                     ELSE coalesce(m.goods_amount > 0, false) END AS heavy,
@@ -120,7 +122,8 @@ _ITEMS = text(_FINDINGS + """
 # during an alert among them), and listed vehicles' entries outside any alert have a row of their own.
 _SUMMARY = text(_FINDINGS + """
     , scope AS (
-        SELECT enterprise_code, alert_id, min(level) AS level, max(grade) AS grade, count(*)::int AS in_scope,
+        SELECT enterprise_code, alert_id, min(plant_id) AS plant_id, min(region_code) AS region_code,
+               min(level) AS level, max(grade) AS grade, count(*)::int AS in_scope,
                (count(*) FILTER (WHERE heavy))::int AS heavy_in_scope,
                (count(*) FILTER (WHERE exempt))::int AS exempt
         FROM judged GROUP BY enterprise_code, alert_id
@@ -129,7 +132,8 @@ _SUMMARY = text(_FINDINGS + """
         WHERE severity = 'violation' GROUP BY enterprise_code, alert_id
     )
     SELECT coalesce(s.enterprise_code, b.enterprise_code) AS enterprise_code,
-           coalesce(s.alert_id, b.alert_id) AS alert_id, s.level, s.grade, s.in_scope, s.heavy_in_scope, s.exempt,
+           coalesce(s.alert_id, b.alert_id) AS alert_id, s.plant_id, s.region_code, s.level, s.grade, s.in_scope,
+           s.heavy_in_scope, s.exempt,
            coalesce(b.violations, 0) AS violations
     FROM scope AS s FULL JOIN broken AS b ON b.enterprise_code = s.enterprise_code AND b.alert_id = s.alert_id
     ORDER BY 1, 2 NULLS FIRST
@@ -199,8 +203,9 @@ def decode_cursor(cursor: str) -> tuple[datetime, int, int, str]:
 
 async def violations(session: AsyncSession, *, alerts: Sequence[Alert], only_alert: int | None, jurisdiction: str,
                      region: str, enterprise_id: int | None, first_day: date, last_day: date, cursor: str | None,
-                     limit: int) -> dict[str, Any]:
-    """Findings (items, oldest first, keyset pages) and a summary per enterprise and alert."""
+                     limit: int, today: date) -> dict[str, Any]:
+    """Findings and a summary per enterprise and alert. Movement findings come oldest first in keyset
+    pages; the day findings of the entry cap (few: a plant and a day each) come on the first page."""
     after = decode_cursor(cursor) if cursor else (None, 0, 0, "")
     params = _params(alerts, jurisdiction=jurisdiction, region=region, first_day=first_day, last_day=last_day,
                      enterprise_id=enterprise_id, only_alert=only_alert)
@@ -209,19 +214,26 @@ async def violations(session: AsyncSession, *, alerts: Sequence[Alert], only_ale
                                             "limit": limit + 1})).all()
     page = rows[:limit]
     summary = (await run_sql(session, _SUMMARY, params)).mappings().all()
+    plants = sorted({(s["enterprise_code"], s["plant_id"], s["region_code"]) for s in summary
+                     if s["alert_id"] is not None and s["plant_id"] is not None})
+    capped = await cap_findings(session, alerts=[a for a in alerts if only_alert is None or a.id == only_alert],
+                                plants=plants, today=today, first_day=first_day, last_day=last_day)
+    exceeded = Counter((f["enterpriseCode"], f["alertId"]) for f in capped)
+    movement_items = [
+        {"rule": row.rule, "severity": row.severity, "enterpriseCode": row.enterprise_code,
+         "movementId": row.movement_id, "recordId": row.record_id, "plateNo": row.plate_no,
+         "plateColor": row.plate_color, "passTime": row.pass_time.astimezone(BEIJING).isoformat(),
+         "direction": row.direction, "vehicleType": row.vehicle_type, "fuelType": row.fuel_type,
+         "emissionStandard": row.stage, "alertId": row.alert_id, "level": row.level, "measure": row.measure,
+         "grade": row.grade, "reason": row.reason, "late": row.late, "reupload": row.reupload} for row in page]
     return {
-        "items": [{"rule": row.rule, "severity": row.severity, "enterpriseCode": row.enterprise_code,
-                   "movementId": row.movement_id, "recordId": row.record_id, "plateNo": row.plate_no,
-                   "plateColor": row.plate_color, "passTime": row.pass_time.astimezone(BEIJING).isoformat(),
-                   "direction": row.direction, "vehicleType": row.vehicle_type, "fuelType": row.fuel_type,
-                   "emissionStandard": row.stage, "alertId": row.alert_id, "level": row.level,
-                   "measure": row.measure, "grade": row.grade, "reason": row.reason, "late": row.late,
-                   "reupload": row.reupload} for row in page],
+        "items": (capped if cursor is None else []) + movement_items,
         "nextCursor": encode_cursor(page[-1]) if len(rows) > limit else None,
         "summary": [{"enterpriseCode": s["enterprise_code"], "alertId": s["alert_id"], "grade": s["grade"],
                      "level": s["level"], "inScope": s["in_scope"] or 0, "heavyInScope": s["heavy_in_scope"] or 0,
                      "exempt": s["exempt"] or 0, "violations": s["violations"],
-                     "violationShare": ratio(s["violations"], s["heavy_in_scope"])} for s in summary],
+                     "violationShare": ratio(s["violations"], s["heavy_in_scope"]),
+                     "capExceededDays": exceeded.get((s["enterprise_code"], s["alert_id"]), 0)} for s in summary],
     }
 
 
@@ -233,23 +245,24 @@ def _day_bounds(day: date) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
-async def comparison(session: AsyncSession, *, enterprise: Enterprise, alert: Alert, today: date,
-                     baseline_days: int) -> dict[str, Any]:
-    """核查: heavy entries on the alert's days against the plant's normal days before it, and the entry cap.
+def _alert_days(alert: Alert, today: date) -> tuple[date, date, date]:
+    """(first alert day, last alert day so far, the first day searched for normal days)."""
+    first = alert.starts_at.astimezone(BEIJING).date()
+    last = min(today, ((alert.ends_at - timedelta(microseconds=1)).astimezone(BEIJING).date()
+                       if alert.ends_at is not None else today))
+    return first, max(first, last), first - timedelta(days=BASELINE_SEARCH_DAYS)
+
+
+def entry_cap(alert: Alert, *, today: date, region_code: str, entries: dict[date, int], covering: Sequence[Alert],
+              baseline_days: int) -> dict[str, Any]:
+    """The plant's normal days, its baseline, and each alert day's heavy entries, cap and excess.
 
     Normal days: the `baseline_days` full Beijing days before the alert's start on which no alert covered
-    the plant. A day wholly inside the alert gets cap = ceil(ratio x baseline mean) when the alert caps
-    entries, and excess = max(0, entries - cap)."""
-    assert enterprise.id is not None
-    first_alert_day = alert.starts_at.astimezone(BEIJING).date()
-    last_alert_day = min(today, ((alert.ends_at - timedelta(microseconds=1)).astimezone(BEIJING).date()
-                                 if alert.ends_at is not None else today))
-    search_start = first_alert_day - timedelta(days=BASELINE_SEARCH_DAYS)
-    entries = await stats.heavy_entries_by_day(session, enterprise_id=enterprise.id, start=search_start,
-                                               end=max(last_alert_day, first_alert_day))
-    covering = await repository.alerts_over(session, region_code=enterprise.region_code,
-                                            start=_day_bounds(search_start)[0],
-                                            end=_day_bounds(first_alert_day)[0])
+    the plant (`covering`: alerts over any region; those not covering `region_code` are skipped). A day
+    wholly inside the alert gets cap = ceil(ratio x baseline mean) when the alert caps entries, and
+    excess = max(0, entries - cap)."""
+    first_alert_day, last_alert_day, search_start = _alert_days(alert, today)
+    covering = [a for a in covering if region_code.startswith(a.region_code)]
     normal: list[date] = []
     day = first_alert_day - timedelta(days=1)
     while len(normal) < baseline_days and day >= search_start:
@@ -259,8 +272,6 @@ async def comparison(session: AsyncSession, *, enterprise: Enterprise, alert: Al
         day -= timedelta(days=1)
     normal.reverse()
     baseline_total = sum(entries.get(d, 0) for d in normal)
-    baseline_mean = baseline_total / len(normal) if normal else None
-    ratio_cap = float(alert.max_heavy_entry_ratio) if alert.max_heavy_entry_ratio is not None else None
     # Exact arithmetic: 0.1 x 30 entries is a cap of 3, not ceil(3.0000000000000004) = 4.
     exact_cap = (Fraction(str(alert.max_heavy_entry_ratio)) * Fraction(baseline_total, len(normal))
                  if alert.max_heavy_entry_ratio is not None and normal else None)
@@ -274,15 +285,63 @@ async def comparison(session: AsyncSession, *, enterprise: Enterprise, alert: Al
         alert_days.append({"date": day.isoformat(), "heavyEntries": heavy, "wholeDay": whole, "cap": cap,
                            "excess": max(0, heavy - cap) if cap is not None else None})
         day += timedelta(days=1)
+    return {"normal": normal, "baselineTotal": baseline_total, "alertDays": alert_days}
+
+
+async def comparison(session: AsyncSession, *, enterprise: Enterprise, alert: Alert, today: date,
+                     baseline_days: int) -> dict[str, Any]:
+    """核查: heavy entries on the alert's days against the plant's normal days before it, and the entry cap."""
+    assert enterprise.id is not None
+    first_alert_day, last_alert_day, search_start = _alert_days(alert, today)
+    entries = (await stats.heavy_entries_by_enterprise_day(session, enterprise_ids=[enterprise.id],
+                                                           start=search_start, end=last_alert_day)
+               ).get(enterprise.id, {})
+    covering = await repository.alerts_over(session, region_code=enterprise.region_code,
+                                            start=_day_bounds(search_start)[0], end=_day_bounds(first_alert_day)[0])
+    cap = entry_cap(alert, today=today, region_code=enterprise.region_code, entries=entries, covering=covering,
+                    baseline_days=baseline_days)
+    normal, alert_days = cap["normal"], cap["alertDays"]
+    baseline_mean = cap["baselineTotal"] / len(normal) if normal else None
     alert_total = sum(d["heavyEntries"] for d in alert_days)
     return {"enterpriseCode": enterprise.code, "alertId": alert.id, "level": alert.level,
-            "maxHeavyEntryRatio": ratio_cap,
+            "maxHeavyEntryRatio": float(alert.max_heavy_entry_ratio) if alert.max_heavy_entry_ratio is not None
+            else None,
             "baselineDays": [{"date": d.isoformat(), "heavyEntries": entries.get(d, 0)} for d in normal],
             "baselineDailyHeavyEntries": round(baseline_mean, 4) if baseline_mean is not None else None,
             "alertDays": alert_days,
             "alertDailyHeavyEntries": round(alert_total / len(alert_days), 4) if alert_days else None,
             "alertToNormalRatio": ratio(alert_total / len(alert_days) if alert_days else 0, baseline_mean),
             "capExceededDays": sum(1 for d in alert_days if d["excess"])}
+
+
+async def cap_findings(session: AsyncSession, *, alerts: Sequence[Alert], plants: Sequence[tuple[str, int, str]],
+                       today: date, first_day: date, last_day: date) -> list[dict[str, Any]]:
+    """entry_cap_exceeded findings of these plants ((code, id, region) in the alerts' scope) on the days
+    of the window: one query of the day aggregates per capped alert, whatever the number of plants."""
+    found: list[dict[str, Any]] = []
+    for alert in alerts:
+        if alert.max_heavy_entry_ratio is None:
+            continue
+        inside = [p for p in plants if p[2].startswith(alert.region_code)]
+        if not inside:
+            continue
+        first_alert_day, last_alert_day, search_start = _alert_days(alert, today)
+        entries = await stats.heavy_entries_by_enterprise_day(session, enterprise_ids=[p[1] for p in inside],
+                                                              start=search_start, end=last_alert_day)
+        covering = await repository.alerts_between(session, region=alert.region_code[:2],
+                                                   start=_day_bounds(search_start)[0],
+                                                   end=_day_bounds(first_alert_day)[0])
+        baseline_days = rule_set_for(alert.region_code, first_alert_day)["entryCap"]["baselineDays"]
+        for code, enterprise_id, region_code in inside:
+            cap = entry_cap(alert, today=today, region_code=region_code, entries=entries.get(enterprise_id, {}),
+                            covering=covering, baseline_days=baseline_days)
+            for day in cap["alertDays"]:
+                if day["excess"] and first_day.isoformat() <= day["date"] <= last_day.isoformat():
+                    found.append({"rule": "entry_cap_exceeded", "severity": "violation", "enterpriseCode": code,
+                                  "alertId": alert.id, "level": alert.level, "measure": alert.measure,
+                                  "date": day["date"], "cap": day["cap"], "entries": day["heavyEntries"],
+                                  "excess": day["excess"]})
+    return sorted(found, key=lambda f: (f["date"], f["enterpriseCode"], f["alertId"]))
 
 
 async def violating_movements(session: AsyncSession, *, jurisdiction: str, region: str, first_day: date,

@@ -207,7 +207,7 @@ async def violations(
     answer = await findings.violations(
         session, alerts=alerts, only_alert=alert_id, jurisdiction=staff.region_prefix, region=region if len(region) >
         len(staff.region_prefix) else staff.region_prefix, enterprise_id=enterprise.id if enterprise else None,
-        first_day=start, last_day=end, cursor=cursor, limit=limit)
+        first_day=start, last_day=end, cursor=cursor, limit=limit, today=_today())
     return counted(request, answer)
 
 

@@ -185,15 +185,20 @@ async def nonroad_ages(session: AsyncSession, *, enterprise_id: int) -> list[tup
 
 
 _HEAVY_ENTRIES = text("""
-    SELECT pass_date, sum(records)::int FROM movement_day_stat
-    WHERE enterprise_id = :e AND pass_date BETWEEN :start AND :end AND heavy AND direction = '1'
-    GROUP BY 1
+    SELECT enterprise_id, pass_date, sum(records)::int FROM movement_day_stat
+    WHERE enterprise_id = ANY(CAST(:e AS integer[])) AND pass_date BETWEEN :start AND :end AND heavy
+      AND direction = '1'
+    GROUP BY 1, 2
 """)
 
 
-async def heavy_entries_by_day(session: AsyncSession, *, enterprise_id: int, start: date,
-                               end: date) -> dict[date, int]:
-    """Heavy-truck entries (direction 1) per Beijing day, from the day aggregates (recounted where dirty)."""
-    await refresh(session, enterprise_ids=[enterprise_id], start=start, end=end)
-    rows = await run_sql(session, _HEAVY_ENTRIES, {"e": enterprise_id, "start": start, "end": end})
-    return {row[0]: row[1] for row in rows.all()}
+async def heavy_entries_by_enterprise_day(session: AsyncSession, *, enterprise_ids: Sequence[int], start: date,
+                                          end: date) -> dict[int, dict[date, int]]:
+    """Heavy-truck entries (direction 1) per enterprise and Beijing day, from the day aggregates (recounted
+    where dirty)."""
+    await refresh(session, enterprise_ids=enterprise_ids, start=start, end=end)
+    found: dict[int, dict[date, int]] = {}
+    for enterprise_id, day, count in (await run_sql(session, _HEAVY_ENTRIES, {"e": list(enterprise_ids),
+                                                                               "start": start, "end": end})).all():
+        found.setdefault(enterprise_id, {})[day] = count
+    return found

@@ -70,7 +70,8 @@ async def test_the_national_default_for_a_graded_plant(client, engine, tangshan)
     assert found["items"][0]["alertId"] == alert["id"] and found["items"][0]["grade"] == "B"
     assert found["summary"] == [{"enterpriseCode": plant.code, "alertId": alert["id"], "grade": "B",
                                  "level": "orange", "inScope": 9, "heavyInScope": 8, "exempt": 2, "violations": 4,
-                                 "violationShare": {"value": 0.5, "numerator": 4, "denominator": 8}}]
+                                 "violationShare": {"value": 0.5, "numerator": 4, "denominator": 8},
+                                 "capExceededDays": 0}]
 
 
 async def test_a_correction_restates_the_findings_and_pages_are_stable(client, engine, tangshan):
@@ -170,6 +171,13 @@ async def test_the_comparison_with_normal_days_and_the_entry_cap(client, engine)
         {"date": "2026-11-11", "heavyEntries": 5, "wholeDay": True, "cap": 3, "excess": 2}]
     assert found["alertToNormalRatio"] == {"value": 0.5833, "numerator": 3.5, "denominator": 6.0}
     assert found["capExceededDays"] == 1
+    # The same day is a finding of the alert, for the province's bureau, on the first page.
+    listed = (await find(client, await staff_token(engine, region=region[:2]),
+                         **{"from": "2026-11-10", "to": "2026-11-11", "alertId": alert["id"]}))
+    assert [f for f in listed["items"] if f["rule"] == "entry_cap_exceeded"] == [{
+        "rule": "entry_cap_exceeded", "severity": "violation", "enterpriseCode": plant.code, "alertId": alert["id"],
+        "level": "orange", "measure": None, "date": "2026-11-11", "cap": 3, "entries": 5, "excess": 2}]
+    assert next(r for r in listed["summary"] if r["enterpriseCode"] == plant.code)["capExceededDays"] == 1
     # A backfilled entry of a normal day restates the baseline at once.
     await post(client, plant, heavy("C-late", "2026-11-09 23:00:00", "6", reupload=True))
     again = (await client.get(f"/api/v1/enterprises/{plant.code}/emergency", params={"alertId": alert["id"]},
