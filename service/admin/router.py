@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from service.admin import service
 from service.admin.service import Acting
-from service.audit.middleware import note, staff_actor
+from service.audit.middleware import audit_action, audited, note, staff_actor
 from service.auth.dependencies import AdminDep
 from service.db import SessionDep
 from service.errors import ADMIN_WRITE_ERRORS
@@ -100,16 +100,6 @@ def acting(request: Request, staff: AdminDep) -> Acting:
 ActingDep = Annotated[Acting, Depends(acting)]
 
 
-def _action(request: Request, name: str) -> None:
-    """The action this request's one audit entry names: written by the service with the change, or, if
-    the request fails first, by the audit middleware with the failure."""
-    request.state.audit_action = name
-
-
-def _audited(request: Request) -> None:
-    request.state.audited = True
-
-
 def _forget_credentials(request: Request) -> None:
     # This worker stops trusting what it cached at once; others within credential_cache_seconds.
     request.app.state.gateway_cache.clear()
@@ -128,11 +118,11 @@ async def list_enterprises(request: Request, who: ActingDep, session: SessionDep
 async def create_enterprise(request: Request, who: ActingDep, body: EnterpriseIn,
                             session: SessionDep) -> EnterpriseCreated:
     """Register an enterprise (重点用车单位) in the jurisdiction; the answer carries its first gateway key."""
-    _action(request, "enterprise.create")
+    audit_action(request, "enterprise.create")
     created = await service.create_enterprise(session, who, code=body.code, name=body.name,
                                               region_code=body.regionCode, industry=body.industry,
                                               now=datetime.now(UTC))
-    _audited(request)
+    audited(request)
     return EnterpriseCreated(**created)
 
 
@@ -140,10 +130,10 @@ async def create_enterprise(request: Request, who: ActingDep, body: EnterpriseIn
 async def change_enterprise(request: Request, who: ActingDep, code: EnterpriseCode, body: EnterpriseChange,
                             session: SessionDep) -> EnterpriseOut:
     """Rename, reclassify, disable or enable an enterprise; a disabled enterprise's keys stop working."""
-    _action(request, "enterprise.update")
+    audit_action(request, "enterprise.update")
     changed = await service.change_enterprise(session, who, code=code, now=datetime.now(UTC), name=body.name,
                                               industry=body.industry, disabled=body.disabled)
-    _audited(request)
+    audited(request)
     _forget_credentials(request)
     return EnterpriseOut(**changed)
 
@@ -160,9 +150,9 @@ async def list_keys(request: Request, who: ActingDep, code: EnterpriseCode, sess
 async def issue_key(request: Request, who: ActingDep, code: EnterpriseCode, body: KeyIn,
                     session: SessionDep) -> IssuedOut:
     """Issue an additional gateway key; the earlier keys keep working until revoked."""
-    _action(request, "key.create")
+    audit_action(request, "key.create")
     issued = await service.issue_key(session, who, code=code, now=datetime.now(UTC), days=body.days)
-    _audited(request)
+    audited(request)
     return IssuedOut(**issued)
 
 
@@ -170,9 +160,9 @@ async def issue_key(request: Request, who: ActingDep, code: EnterpriseCode, body
 async def revoke_key(request: Request, who: ActingDep, code: EnterpriseCode,
                      key_id: Annotated[str, Path(max_length=64)], session: SessionDep) -> Response:
     """Revoke that one key."""
-    _action(request, "key.revoke")
+    audit_action(request, "key.revoke")
     await service.revoke_keys(session, who, code=code, key_id=key_id, now=datetime.now(UTC))
-    _audited(request)
+    audited(request)
     _forget_credentials(request)
     return Response(status_code=204)
 
@@ -188,10 +178,10 @@ async def list_staff(request: Request, who: ActingDep, session: SessionDep) -> I
 @router.post("/staff", status_code=201, response_model=IssuedOut)
 async def issue_staff(request: Request, who: ActingDep, body: StaffIn, session: SessionDep) -> IssuedOut:
     """Issue a viewer or admin token inside the caller's jurisdiction (auditors only on the command line)."""
-    _action(request, "staff.create")
+    audit_action(request, "staff.create")
     issued = await service.issue_staff(session, who, name=body.name, role=body.role, region_code=body.regionCode,
                                        now=datetime.now(UTC), days=body.days)
-    _audited(request)
+    audited(request)
     return IssuedOut(**issued)
 
 
@@ -199,8 +189,8 @@ async def issue_staff(request: Request, who: ActingDep, body: StaffIn, session: 
 async def revoke_staff(request: Request, who: ActingDep, token_id: Annotated[str, Path(max_length=64)],
                        session: SessionDep) -> Response:
     """Revoke a staff token inside the caller's jurisdiction."""
-    _action(request, "staff.revoke")
+    audit_action(request, "staff.revoke")
     await service.revoke_staff(session, who, token_id=token_id, now=datetime.now(UTC))
-    _audited(request)
+    audited(request)
     _forget_credentials(request)
     return Response(status_code=204)

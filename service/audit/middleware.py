@@ -100,3 +100,14 @@ def counted(request: Request, answer: dict[str, Any]) -> dict[str, Any]:
     """An answer with `items`, after noting how many records it returns for its audit entry."""
     note(request, rows=len(answer["items"]))
     return answer
+
+
+def audit_action(request: Request, name: str) -> None:
+    """The action an administrative request's one audit entry names: written by its service with the
+    change, or, if the request fails first, by the middleware with the failure."""
+    request.state.audit_action = name
+
+
+def audited(request: Request) -> None:
+    """The request's entry was written with its change: the middleware writes none unless it fails after."""
+    request.state.audited = True

@@ -7,8 +7,8 @@ import orjson
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from service.admin.router import ActingDep, _action, _audited
-from service.audit.middleware import counted
+from service.admin.router import ActingDep
+from service.audit.middleware import audit_action, audited, counted
 from service.auth.dependencies import (
     AdminEnterpriseInScope,
     EnterpriseInScope,
@@ -94,22 +94,22 @@ async def grade_history(enterprise: AdminEnterpriseInScope, session: SessionDep)
 async def set_grade(request: Request, who: ActingDep, enterprise: AdminEnterpriseInScope, body: GradeIn,
                     session: SessionDep) -> dict[str, Any]:
     """Record a grade decision valid from a day; earlier decisions are kept."""
-    _action(request, "grade.set")
+    audit_action(request, "grade.set")
     answer = await service.set_grade(session, who, enterprise, grade=body.grade, valid_from=body.validFrom,
                                      now=datetime.now(UTC))
-    _audited(request)
+    audited(request)
     return answer
 
 
 @router.post("/admin/alerts", status_code=201, tags=["admin"], responses=ADMIN_WRITE_ERRORS)
 async def create_alert(request: Request, who: ActingDep, body: AlertIn, session: SessionDep) -> dict[str, Any]:
     """Declare a heavy-pollution alert over a region of the jurisdiction (a level change supersedes one)."""
-    _action(request, "alert.create")
+    audit_action(request, "alert.create")
     answer = await service.create_alert(
         session, who, region_code=body.regionCode, level=body.level, measure=body.measure, starts_at=body.startsAt,
         ends_at=body.endsAt, max_heavy_entry_ratio=body.maxHeavyEntryRatio, note=body.note,
         supersedes=body.supersedes, now=datetime.now(UTC))
-    _audited(request)
+    audited(request)
     return answer
 
 
@@ -117,9 +117,9 @@ async def create_alert(request: Request, who: ActingDep, body: AlertIn, session:
 async def lift_alert(request: Request, who: ActingDep, alert_id: AlertId, body: AlertLift,
                      session: SessionDep) -> dict[str, Any]:
     """Lift an alert: it ends at endsAt (exclusive)."""
-    _action(request, "alert.lift")
+    audit_action(request, "alert.lift")
     answer = await service.lift_alert(session, who, alert_id=alert_id, ends_at=body.endsAt)
-    _audited(request)
+    audited(request)
     return answer
 
 
@@ -127,11 +127,11 @@ async def lift_alert(request: Request, who: ActingDep, alert_id: AlertId, body: 
 async def add_exemption(request: Request, who: ActingDep, enterprise: AdminEnterpriseInScope, body: ExemptionIn,
                         session: SessionDep) -> dict[str, Any]:
     """Approve emergency transport (应急运输豁免) of one vehicle of the enterprise in [validFrom, validTo)."""
-    _action(request, "exemption.create")
+    audit_action(request, "exemption.create")
     answer = await service.add_exemption(session, who, enterprise, plate_no=body.plateNo, plate_color=body.plateColor,
                                          kind=body.kind, valid_from=body.validFrom, valid_to=body.validTo,
                                          approval=body.approval, now=datetime.now(UTC))
-    _audited(request)
+    audited(request)
     return answer
 
 
@@ -145,10 +145,10 @@ async def list_exemptions(request: Request, enterprise: AdminEnterpriseInScope,
 @router.post("/admin/watchlist", tags=["admin"], responses=ADMIN_WRITE_ERRORS)
 async def upsert_watchlist(request: Request, who: ActingDep, body: WatchlistIn, session: SessionDep) -> dict[str, Any]:
     """List vehicles found over emission limits (超标车辆) for the plants of the jurisdiction, or release them."""
-    _action(request, "watchlist.upsert")
+    audit_action(request, "watchlist.upsert")
     items = await service.upsert_watchlist(session, who, [entry.model_dump() for entry in body.entries],
                                            now=datetime.now(UTC))
-    _audited(request)
+    audited(request)
     return {"items": items}
 
 
