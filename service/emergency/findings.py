@@ -31,49 +31,61 @@ from service.params import MAX_BIGINT
 from service.stats import repository as stats
 from service.stats.service import ratio
 
+# Cost is per in-scope movement, so everything that does not vary per movement is resolved before:
+# which rule table applies to each plant under each alert (plant_alert), each plant's grade periods
+# (grades), and the ban of (alert, grade, rule table) is then a hash join; an exemption is looked up
+# only for heavy movements.
 _JUDGED = """
     WITH bans AS (
         SELECT * FROM json_to_recordset(CAST(:bans AS json)) AS b(
             alert_id int, rules_prefix text, grade text, all_road boolean, max_stage text, max_gas_stage text,
             gas_fuels text[], exempt_uses text[])
+    ), plant_alert AS (
+        SELECT e.id AS plant_id, e.code AS enterprise_code, e.region_code, a.id AS alert_id, a.level, a.measure,
+               a.starts_at, a.ends_at,
+               (SELECT b.rules_prefix FROM bans AS b
+                WHERE b.alert_id = a.id AND starts_with(e.region_code, b.rules_prefix)
+                ORDER BY length(b.rules_prefix) DESC LIMIT 1) AS rules_prefix
+        FROM emergency_alert AS a JOIN enterprise AS e ON starts_with(e.region_code, a.region_code)
+        WHERE a.id = ANY(CAST(:alert_ids AS int[])) AND starts_with(e.region_code, :jurisdiction)
+          AND starts_with(e.region_code, :region) AND (CAST(:enterprise_id AS int) IS NULL OR e.id = :enterprise_id)
+    ), grades AS (
+        SELECT enterprise_id, grade, valid_from,
+               lead(valid_from) OVER (PARTITION BY enterprise_id ORDER BY valid_from, id) AS valid_to
+        FROM enterprise_grade WHERE enterprise_id IN (SELECT plant_id FROM plant_alert)
     ), scoped AS (
         SELECT m.id AS movement_id, m.record_id, m.plate_no, m.plate_color, m.pass_time, m.direction,
                m.vehicle_type, m.fuel_type, coalesce(m.emission_standard, 'X') AS stage, m.use_nature, m.late,
-               m.reupload, e.id AS plant_id, e.code AS enterprise_code, e.region_code, a.id AS alert_id, a.level,
-               a.measure,
-               coalesce(g.grade, 'none') AS grade,
+               m.reupload, pa.plant_id, pa.enterprise_code, pa.region_code, pa.alert_id, pa.level, pa.measure,
+               pa.rules_prefix, coalesce(g.grade, 'none') AS grade,
                CASE WHEN m.vehicle_type IS NOT NULL THEN m.vehicle_type ~ '^[HQ]1'
-                    ELSE coalesce(m.goods_amount > 0, false) END AS heavy,
-               EXISTS (SELECT 1 FROM emergency_exemption AS x
-                       WHERE x.enterprise_id = m.enterprise_id AND x.plate_no = m.plate_no
-                         AND x.plate_color = m.plate_color AND x.valid_from <= m.pass_time
-                         AND m.pass_time < x.valid_to) AS exempted
-        FROM emergency_alert AS a
-        JOIN enterprise AS e ON starts_with(e.region_code, a.region_code)
-        JOIN movement AS m ON m.enterprise_id = e.id AND m.pass_time >= a.starts_at
-             AND (a.ends_at IS NULL OR m.pass_time < a.ends_at) AND m.pass_date BETWEEN :first_day AND :last_day
-        LEFT JOIN LATERAL (
-            SELECT grade FROM enterprise_grade AS g WHERE g.enterprise_id = e.id AND g.valid_from <= m.pass_date
-            ORDER BY g.valid_from DESC, g.id DESC LIMIT 1) AS g ON true
-        WHERE a.id = ANY(CAST(:alert_ids AS int[])) AND starts_with(e.region_code, :jurisdiction)
-          AND starts_with(e.region_code, :region) AND (CAST(:enterprise_id AS int) IS NULL OR e.id = :enterprise_id)
-          AND (CAST(:record_ids AS text[]) IS NULL OR m.record_id = ANY(CAST(:record_ids AS text[])))
-    ), judged AS (
-        SELECT s.*, s.heavy AND (s.exempted OR s.use_nature = ANY(b.exempt_uses)) AS exempt,
-               CASE WHEN NOT s.heavy OR s.exempted OR s.use_nature = ANY(b.exempt_uses) OR b.alert_id IS NULL
-                        THEN NULL
-                    WHEN b.all_road THEN 'road_transport_stopped'
-                    WHEN s.stage = 'X' THEN 'stage_unknown_during_alert'
-                    WHEN s.stage = 'D' THEN NULL
-                    WHEN s.fuel_type = ANY(b.gas_fuels) THEN
-                        CASE WHEN s.stage <= b.max_gas_stage THEN 'stage_banned_during_alert' END
-                    WHEN s.stage <= b.max_stage THEN 'stage_banned_during_alert'
-               END AS rule
+                    ELSE coalesce(m.goods_amount > 0, false) END AS heavy
+        FROM plant_alert AS pa
+        JOIN movement AS m ON m.enterprise_id = pa.plant_id AND m.pass_time >= pa.starts_at
+             AND (pa.ends_at IS NULL OR m.pass_time < pa.ends_at) AND m.pass_date BETWEEN :first_day AND :last_day
+             AND (CAST(:record_ids AS text[]) IS NULL OR m.record_id = ANY(CAST(:record_ids AS text[])))
+        LEFT JOIN grades AS g ON g.enterprise_id = pa.plant_id AND g.valid_from <= m.pass_date
+             AND (g.valid_to IS NULL OR m.pass_date < g.valid_to)
+    ), weighed AS (
+        SELECT s.*, b.grade IS NOT NULL AS banned, b.all_road, b.max_stage, b.max_gas_stage, b.gas_fuels,
+               CASE WHEN s.heavy THEN coalesce(s.use_nature = ANY(b.exempt_uses), false) OR EXISTS (
+                   SELECT 1 FROM emergency_exemption AS x
+                   WHERE x.enterprise_id = s.plant_id AND x.plate_no = s.plate_no AND x.plate_color = s.plate_color
+                     AND x.valid_from <= s.pass_time AND s.pass_time < x.valid_to)
+                    ELSE false END AS exempt
         FROM scoped AS s
-        LEFT JOIN LATERAL (
-            SELECT * FROM bans WHERE bans.alert_id = s.alert_id AND bans.grade = s.grade
-              AND starts_with(s.region_code, bans.rules_prefix)
-            ORDER BY length(bans.rules_prefix) DESC LIMIT 1) AS b ON true
+        LEFT JOIN bans AS b ON b.alert_id = s.alert_id AND b.grade = s.grade AND b.rules_prefix = s.rules_prefix
+    ), judged AS (
+        SELECT w.*,
+               CASE WHEN NOT w.heavy OR NOT w.banned OR w.exempt THEN NULL
+                    WHEN w.all_road THEN 'road_transport_stopped'
+                    WHEN w.stage = 'X' THEN 'stage_unknown_during_alert'
+                    WHEN w.stage = 'D' THEN NULL
+                    WHEN w.fuel_type = ANY(w.gas_fuels) THEN
+                        CASE WHEN w.stage <= w.max_gas_stage THEN 'stage_banned_during_alert' END
+                    WHEN w.stage <= w.max_stage THEN 'stage_banned_during_alert'
+               END AS rule
+        FROM weighed AS w
     )
 """
 # Watch-list findings need no alert: an entry of a listed vehicle is a violation whatever the grade,
@@ -110,33 +122,37 @@ _FINDINGS = _JUDGED + """
         FROM listed
     )
 """
-_ITEMS = text(_FINDINGS + """
-    SELECT * FROM findings
-    WHERE CAST(:after_time AS timestamptz) IS NULL
-       OR (pass_time, movement_id, coalesce(alert_id, 0), rule)
-          > (CAST(:after_time AS timestamptz), :after_id, :after_alert, CAST(:after_rule AS text))
-    ORDER BY pass_time, movement_id, coalesce(alert_id, 0), rule
-    LIMIT :limit
-""")
-# Per plant and alert; `violations` counts movements with any violation (a listed vehicle's entry
-# during an alert among them), and listed vehicles' entries outside any alert have a row of their own.
-_SUMMARY = text(_FINDINGS + """
-    , scope AS (
+# The page and the summary in one statement, so the movements in scope are judged once (the CTEs
+# they share are materialised); rows come back as JSON, tagged with the part they belong to.
+_PAGE_AND_SUMMARY = text(_FINDINGS + """
+    , page AS (
+        SELECT row_number() OVER (ORDER BY pass_time, movement_id, coalesce(alert_id, 0), rule) AS n, *
+        FROM findings
+        WHERE CAST(:after_time AS timestamptz) IS NULL
+           OR (pass_time, movement_id, coalesce(alert_id, 0), rule)
+              > (CAST(:after_time AS timestamptz), :after_id, :after_alert, CAST(:after_rule AS text))
+        ORDER BY pass_time, movement_id, coalesce(alert_id, 0), rule
+        LIMIT :limit
+    ), scope AS (
         SELECT enterprise_code, alert_id, min(plant_id) AS plant_id, min(region_code) AS region_code,
                min(level) AS level, max(grade) AS grade, count(*)::int AS in_scope,
                (count(*) FILTER (WHERE heavy))::int AS heavy_in_scope,
                (count(*) FILTER (WHERE exempt))::int AS exempt
         FROM judged GROUP BY enterprise_code, alert_id
     ), broken AS (
+        -- Movements with any violation (a listed vehicle's entry during an alert among them); listed
+        -- vehicles' entries outside any alert get a row of their own.
         SELECT enterprise_code, alert_id, count(DISTINCT movement_id)::int AS violations FROM findings
         WHERE severity = 'violation' GROUP BY enterprise_code, alert_id
+    ), summary AS (
+        SELECT coalesce(s.enterprise_code, b.enterprise_code) AS enterprise_code,
+               coalesce(s.alert_id, b.alert_id) AS alert_id, s.plant_id, s.region_code, s.level, s.grade,
+               s.in_scope, s.heavy_in_scope, s.exempt, coalesce(b.violations, 0) AS violations
+        FROM scope AS s FULL JOIN broken AS b ON b.enterprise_code = s.enterprise_code AND b.alert_id = s.alert_id
     )
-    SELECT coalesce(s.enterprise_code, b.enterprise_code) AS enterprise_code,
-           coalesce(s.alert_id, b.alert_id) AS alert_id, s.plant_id, s.region_code, s.level, s.grade, s.in_scope,
-           s.heavy_in_scope, s.exempt,
-           coalesce(b.violations, 0) AS violations
-    FROM scope AS s FULL JOIN broken AS b ON b.enterprise_code = s.enterprise_code AND b.alert_id = s.alert_id
-    ORDER BY 1, 2 NULLS FIRST
+    SELECT 'item' AS part, to_jsonb(page) AS row FROM page
+    UNION ALL
+    SELECT 'summary', to_jsonb(summary) FROM summary
 """)
 
 
@@ -183,9 +199,9 @@ def ban_table(alerts: Sequence[Alert]) -> list[dict[str, Any]]:
     return rows
 
 
-def encode_cursor(row: Any) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps([row.pass_time.isoformat(), row.movement_id, row.alert_id or 0,
-                                                  row.rule])).decode().rstrip("=")
+def encode_cursor(row: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps([row["pass_time"], row["movement_id"], row["alert_id"] or 0,
+                                                  row["rule"]])).decode().rstrip("=")
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, int, int, str]:
@@ -209,26 +225,30 @@ async def violations(session: AsyncSession, *, alerts: Sequence[Alert], only_ale
     after = decode_cursor(cursor) if cursor else (None, 0, 0, "")
     params = _params(alerts, jurisdiction=jurisdiction, region=region, first_day=first_day, last_day=last_day,
                      enterprise_id=enterprise_id, only_alert=only_alert)
-    rows = (await run_sql(session, _ITEMS, {**params, "after_time": after[0], "after_id": after[1],
-                                            "after_alert": after[2], "after_rule": after[3],
-                                            "limit": limit + 1})).all()
-    page = rows[:limit]
-    summary = (await run_sql(session, _SUMMARY, params)).mappings().all()
+    rows = (await run_sql(session, _PAGE_AND_SUMMARY, {**params, "after_time": after[0], "after_id": after[1],
+                                                        "after_alert": after[2], "after_rule": after[3],
+                                                        "limit": limit + 1})).all()
+    items = sorted((row[1] for row in rows if row[0] == "item"), key=lambda item: item["n"])
+    page = items[:limit]
+    summary = sorted((row[1] for row in rows if row[0] == "summary"),
+                     key=lambda s: (s["enterprise_code"], s["alert_id"] is not None, s["alert_id"] or 0))
     plants = sorted({(s["enterprise_code"], s["plant_id"], s["region_code"]) for s in summary
                      if s["alert_id"] is not None and s["plant_id"] is not None})
     capped = await cap_findings(session, alerts=[a for a in alerts if only_alert is None or a.id == only_alert],
                                 plants=plants, today=today, first_day=first_day, last_day=last_day)
     exceeded = Counter((f["enterpriseCode"], f["alertId"]) for f in capped)
     movement_items = [
-        {"rule": row.rule, "severity": row.severity, "enterpriseCode": row.enterprise_code,
-         "movementId": row.movement_id, "recordId": row.record_id, "plateNo": row.plate_no,
-         "plateColor": row.plate_color, "passTime": row.pass_time.astimezone(BEIJING).isoformat(),
-         "direction": row.direction, "vehicleType": row.vehicle_type, "fuelType": row.fuel_type,
-         "emissionStandard": row.stage, "alertId": row.alert_id, "level": row.level, "measure": row.measure,
-         "grade": row.grade, "reason": row.reason, "late": row.late, "reupload": row.reupload} for row in page]
+        {"rule": row["rule"], "severity": row["severity"], "enterpriseCode": row["enterprise_code"],
+         "movementId": row["movement_id"], "recordId": row["record_id"], "plateNo": row["plate_no"],
+         "plateColor": row["plate_color"],
+         "passTime": datetime.fromisoformat(row["pass_time"]).astimezone(BEIJING).isoformat(),
+         "direction": row["direction"], "vehicleType": row["vehicle_type"], "fuelType": row["fuel_type"],
+         "emissionStandard": row["stage"], "alertId": row["alert_id"], "level": row["level"],
+         "measure": row["measure"], "grade": row["grade"], "reason": row["reason"], "late": row["late"],
+         "reupload": row["reupload"]} for row in page]
     return {
         "items": (capped if cursor is None else []) + movement_items,
-        "nextCursor": encode_cursor(page[-1]) if len(rows) > limit else None,
+        "nextCursor": encode_cursor(page[-1]) if len(items) > limit else None,
         "summary": [{"enterpriseCode": s["enterprise_code"], "alertId": s["alert_id"], "grade": s["grade"],
                      "level": s["level"], "inScope": s["in_scope"] or 0, "heavyInScope": s["heavy_in_scope"] or 0,
                      "exempt": s["exempt"] or 0, "violations": s["violations"],
