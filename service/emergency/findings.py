@@ -365,29 +365,30 @@ async def cap_findings(session: AsyncSession, *, alerts: Sequence[Alert], plants
 
 
 async def violating_movements(session: AsyncSession, *, jurisdiction: str, region: str, first_day: date,
-                              last_day: date) -> dict[int, tuple[str, list[str]]]:
+                              last_day: date, enterprise_id: int | None = None) -> dict[int, tuple[str, list[str]]]:
     """movement id -> (enterprise code, the rules it broke) for the days and region: what the daily report
     counts and the export's 应急违规 column shows."""
     lower = datetime.combine(first_day, time(), tzinfo=BEIJING)
     upper = datetime.combine(last_day + timedelta(days=1), time(), tzinfo=BEIJING)
     alerts = await repository.alerts_between(session, region=region, start=lower, end=upper)
-    params = _params(alerts, jurisdiction=jurisdiction, region=region, first_day=first_day, last_day=last_day)
+    params = _params(alerts, jurisdiction=jurisdiction, region=region, first_day=first_day, last_day=last_day,
+                     enterprise_id=enterprise_id)
     return {row[0]: (row[1], row[2].split(",")) for row in (await run_sql(session, _BY_MOVEMENT, params)).all()}
 
 
-_RULES_OF = text(_FINDINGS + """
-    SELECT rule, count(DISTINCT movement_id)::int FROM findings WHERE severity = 'violation' GROUP BY rule
+_RULES_OF = text(_JUDGED + """
+    SELECT rule, count(DISTINCT movement_id)::int FROM judged WHERE rule IS NOT NULL GROUP BY rule
 """)
 
 
-async def rules_broken(session: AsyncSession, *, enterprise_id: int, region_code: str, record_ids: Sequence[str],
-                       first: datetime, last: datetime) -> dict[str, int]:
-    """How many of these movements (just stored) break each rule: for the violations counter at ingest.
-    Nothing to judge, and one small query, when no alert covers the plant then (the usual case)."""
+async def alert_rules_broken(session: AsyncSession, *, enterprise_id: int, region_code: str,
+                             record_ids: Sequence[str], first: datetime, last: datetime) -> dict[str, int]:
+    """How many of these movements (just stored) break each alert rule: for the violations counter at
+    ingest. One small query, and nothing to judge, when no alert covers the plant then (the usual case).
+    A listed vehicle's entry is counted from ingest's own watch-list check, not here."""
     alerts = await repository.alerts_over(session, region_code=region_code, start=first,
                                           end=last + timedelta(microseconds=1))
-    listed = await repository.any_listed(session, region_code=region_code)
-    if not alerts and not listed:
+    if not alerts:
         return {}
     params = _params(alerts, jurisdiction="", region=region_code, first_day=first.astimezone(BEIJING).date(),
                      last_day=last.astimezone(BEIJING).date(), enterprise_id=enterprise_id, record_ids=record_ids)

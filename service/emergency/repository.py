@@ -114,9 +114,3 @@ async def alerts_over(session: AsyncSession, *, region_code: str, start: datetim
                                      or_(col(Alert.ends_at).is_(None), col(Alert.ends_at) > start)))
     return (await session.exec(statement)).all()
 
-
-_ANY_LISTED = text("SELECT EXISTS (SELECT 1 FROM watchlist_entry WHERE starts_with(:region, region_prefix))")
-
-
-async def any_listed(session: AsyncSession, *, region_code: str) -> bool:
-    return bool((await run_sql(session, _ANY_LISTED, {"region": region_code})).scalar())

@@ -119,9 +119,12 @@ async def ingest_batch(session: AsyncSession, *, kind: RecordKind, enterprise_id
     listed = await _watchlisted_entries(session, kind, candidates, region_code)
     stored = [c for c in candidates if c.status in (ACCEPTED, UPDATED)]
     if kind is MOVEMENTS and stored:
-        outcome.violations = await findings.rules_broken(
+        outcome.violations = await findings.alert_rules_broken(
             session, enterprise_id=enterprise_id, region_code=region_code, record_ids=[c.key for c in stored],
             first=min(c.row["pass_time"] for c in stored), last=max(c.row["pass_time"] for c in stored))
+        entries_listed = sum(1 for c in stored if c.index in listed)
+        if entries_listed:
+            outcome.violations["watchlisted_vehicle"] = entries_listed
     for candidate in candidates:
         results[candidate.index] = _result(kind, candidate, missing)
         if candidate.index in listed and candidate.status != DUPLICATE:

@@ -42,8 +42,9 @@ async def export_movements(
     ids = [e.id for e in enterprises if e.id is not None]
     service.window_bounds(start, end)  # a bad window is a 422 now, not a broken download later
     produce = service.csv_export if export_format == "csv" else service.xlsx_export
-    violations = await findings.violating_movements(session, jurisdiction=staff.region_prefix,
-                                                    region=staff.region_prefix, first_day=start, last_day=end)
+    violations = await findings.violating_movements(
+        session, jurisdiction=staff.region_prefix, region=staff.region_prefix, first_day=start, last_day=end,
+        enterprise_id=enterprise.id if enterprise is not None else None)
     name = f"movements-{enterprise.code if enterprise else staff.region_prefix or 'all'}-{start}-{end}.{export_format}"
     return StreamingResponse(produce(request.app.state.engine, enterprise_ids=ids, start=start, end=end,
                                      violations=violations),

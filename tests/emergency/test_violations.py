@@ -207,6 +207,11 @@ async def test_listed_vehicles_are_findings_with_or_without_an_alert(client, eng
     assert listed == [("W1", "watchlisted_vehicle", "violation", alert["id"], "2"),
                       ("W2", "watchlisted_vehicle_exit", "info", alert["id"], "2"),
                       ("W3", "watchlisted_vehicle", "violation", None, "2")]
+    from prometheus_client import REGISTRY
+
+    counted = REGISTRY.get_sample_value("hj1321_emergency_violations_total",
+                                        {"rule": "watchlisted_vehicle", "enterprise": plant.code})
+    assert counted == 2  # the two entries, at receipt; not the exit, not the other colour
     rows = {row["alertId"]: row for row in found["summary"]}
     assert rows[alert["id"]]["violations"] == 5 and rows[alert["id"]]["inScope"] == 12
     assert rows[None]["violations"] == 1 and rows[None]["inScope"] == 0
