@@ -1,4 +1,5 @@
-"""The hj1321 command: serve, migrate, enterprise, staff, validate."""
+"""The hj1321 command: serve, migrate, enterprise, staff, verify, audit, grade, alert, exemption, watchlist,
+validate."""
 
 import argparse
 import asyncio
@@ -374,6 +375,10 @@ def build_parser() -> argparse.ArgumentParser:
                                              "hold").set_defaults(run=cmd_audit_verify)
     audit_commands.add_parser("purge", help="remove entries older than HJ1321_AUDIT_RETENTION_DAYS "
                                             "(never fewer than 180 days kept)").set_defaults(run=cmd_audit_purge)
+
+    from service.emergency.commands import add_commands as add_emergency_commands
+
+    add_emergency_commands(commands)
 
     validate = commands.add_parser("validate", help="check a payload offline against schemas/")
     validate.add_argument("file")
