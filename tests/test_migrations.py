@@ -14,6 +14,24 @@ async def test_migrated_database_matches_the_models(engine):
     assert diff == []
 
 
+async def test_the_alert_candidates_index_has_the_predicate_the_findings_query_repeats(engine):
+    """The planner uses a partial index only for a query holding its predicate: the migrated index must
+    hold the very expression the findings query writes (compare_metadata does not look at predicates)."""
+    from sqlalchemy import text
+
+    from service.ingest.models import ALERT_CANDIDATE
+
+    async with engine.connect() as connection:
+        await connection.execute(text("CREATE TEMP TABLE candidate_probe (LIKE movement)"))
+        await connection.execute(text(f"CREATE INDEX candidate_probe_ix ON candidate_probe (enterprise_id) "
+                                      f"WHERE {ALERT_CANDIDATE}"))
+        migrated, expected = [(await connection.execute(text(
+            "SELECT pg_get_expr(indpred, indrelid) FROM pg_index WHERE indexrelid = CAST(:name AS regclass)"),
+            {"name": name})).scalar() for name in ("ix_movement_alert_candidates", "candidate_probe_ix")]
+        await connection.rollback()
+    assert migrated is not None and migrated == expected
+
+
 def test_database_is_at_head(database_url):
     assert is_at_head(database_url)
 

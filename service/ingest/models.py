@@ -79,6 +79,15 @@ class MovementData(SQLModel):
     late: bool = False
 
 
+# Heavy as the figures count it: a goods vehicle type H1x/Q1x, or no type and goods carried.
+HEAVY = "CASE WHEN vehicle_type IS NOT NULL THEN vehicle_type ~ '^[HQ]1' ELSE coalesce(goods_amount > 0, false) END"
+# What an alert rule can catch or exempt: heavy trucks of stage 0-4 or unknown, gas trucks of stage 5, and
+# hazardous-goods transport; a small share of the movements, so the findings read them through a partial
+# index. A query uses the index only when its WHERE holds this expression as written.
+ALERT_CANDIDATE = f"""({HEAVY}) AND (emission_standard IS NULL OR emission_standard IN ('0', '1', '2', '3', '4', 'X')
+    OR (emission_standard = '5' AND fuel_type IN ('E', 'F')) OR use_nature = 'R')"""
+
+
 class Movement(RecordMeta, MovementData, table=True):
     __table_args__ = (
         UniqueConstraint("enterprise_id", "record_id"),
@@ -86,6 +95,7 @@ class Movement(RecordMeta, MovementData, table=True):
         Index("ix_movement_enterprise_id_pass_date", "enterprise_id", "pass_date"),
         # A vehicle's passes: the watch-list's findings and the bureau's plate search.
         Index("ix_movement_plate_no_pass_time", "plate_no", "pass_time"),
+        Index("ix_movement_alert_candidates", "enterprise_id", "pass_time", postgresql_where=text(ALERT_CANDIDATE)),
         _pending_photo_index("movement"),
     )
 

@@ -187,18 +187,18 @@ async def nonroad_ages(session: AsyncSession, *, enterprise_id: int) -> list[tup
 _HEAVY_ENTRIES = text("""
     SELECT enterprise_id, pass_date, sum(records)::int FROM movement_day_stat
     WHERE enterprise_id = ANY(CAST(:e AS integer[])) AND pass_date BETWEEN :start AND :end AND heavy
-      AND direction = '1'
+      AND direction = '1' AND (CAST(:days AS date[]) IS NULL OR pass_date = ANY(CAST(:days AS date[])))
     GROUP BY 1, 2
 """)
 
 
 async def heavy_entries_by_enterprise_day(session: AsyncSession, *, enterprise_ids: Sequence[int], start: date,
-                                          end: date) -> dict[int, dict[date, int]]:
-    """Heavy-truck entries (direction 1) per enterprise and Beijing day, from the day aggregates (recounted
-    where dirty)."""
+                                          end: date, days: Sequence[date] | None = None) -> dict[int, dict[date, int]]:
+    """Heavy-truck entries (direction 1) per enterprise and Beijing day in [start, end] (only `days` when
+    given), from the day aggregates (recounted where dirty)."""
     await refresh(session, enterprise_ids=enterprise_ids, start=start, end=end)
     found: dict[int, dict[date, int]] = {}
-    for enterprise_id, day, count in (await run_sql(session, _HEAVY_ENTRIES, {"e": list(enterprise_ids),
-                                                                               "start": start, "end": end})).all():
+    params = {"e": list(enterprise_ids), "start": start, "end": end, "days": list(days) if days is not None else None}
+    for enterprise_id, day, count in (await run_sql(session, _HEAVY_ENTRIES, params)).all():
         found.setdefault(enterprise_id, {})[day] = count
     return found

@@ -249,3 +249,59 @@ async def test_violations_are_counted_at_receipt_for_prometheus(client, engine, 
     assert (counted("stage_banned_during_alert"), counted("stage_unknown_during_alert")) == (3, 1)
     await post(client, plant, heavy("M12", f"{DAY} 17:00:00", "2"), heavy("M13", f"{DAY} 17:30:00", "6"))
     assert counted("stage_banned_during_alert") == 4
+
+
+async def test_an_alert_over_whole_and_cut_days_counts_every_movement_once_and_a_backfill_restates_it(
+        client, engine):
+    """Alert 11-20 20:00 until 11-22 06:00 over a C plant: 11-21 is covered whole (counted from the day
+    aggregates), 11-20 and 11-22 are cut (counted from the movements). By hand: in scope E2 E3 E4 E5 E6 E7
+    L1 F2 = 8, heavy 7 (not L1), exempt 2 (E5 by its approval although 国六, E6 hazardous goods),
+    violations E2 (国四), E4 (stage unknown), F2 (国三 exit) = 3."""
+    region = f"41{random.randint(10, 99)}02"
+    plant = await register(engine, region_code=region)
+    admin = await staff_token(engine, role="admin", region="41")
+    await client.put(f"/api/v1/admin/enterprises/{plant.code}/grade", headers=admin,
+                     json={"grade": "C", "validFrom": "2026-01-01"})
+    alert = (await client.post("/api/v1/admin/alerts", headers=admin, json={
+        "regionCode": region[:4], "level": "red", "startsAt": "2026-11-20 20:00:00",
+        "endsAt": "2026-11-22 06:00:00"})).json()
+    exempted = await client.post(f"/api/v1/admin/enterprises/{plant.code}/exemptions", headers=admin, json={
+        "plateNo": "豫A00005", "plateColor": "1", "kind": "safety", "validFrom": "2026-11-21 00:00:00",
+        "validTo": "2026-11-21 23:00:00", "approval": "应急〔2026〕9号"})
+    assert exempted.status_code == 201
+    await post(client, plant,
+               heavy("E1", "2026-11-20 19:59:59", "4"),                        # cut day, before the start
+               heavy("E2", "2026-11-20 20:00:00", "4"),                        # cut day, first second: banned
+               heavy("E3", "2026-11-21 00:00:00", "6"),                        # whole day: allowed
+               heavy("E4", "2026-11-21 09:00:00", "X"),                        # whole day: stage unknown
+               heavy("E5", "2026-11-21 10:00:00", "6", plateNo="豫A00005"),     # approved: exempt
+               heavy("E6", "2026-11-21 11:00:00", "5", useNature="R"),         # hazardous goods: exempt
+               heavy("E7", "2026-11-21 12:00:00", "5", fuelType="E"),          # gas 国五, national default: allowed
+               heavy("L1", "2026-11-21 13:00:00", "3", vehicleType="K33"),     # not heavy
+               heavy("E8", "2026-11-22 06:00:00", "4"))                        # cut day, the end is exclusive
+    await post(client, plant, heavy("F1", "2026-11-22 07:00:00", "3", direction="2"),  # after the end
+               heavy("F2", "2026-11-22 05:59:59", "3", direction="2"))        # cut day, last second: banned
+    viewer = await staff_token(engine, region=region[:4])
+    window = {"from": "2026-11-20", "to": "2026-11-22", "enterpriseCode": plant.code}
+
+    async def summary():
+        answer = await client.get("/api/v1/emergency/violations", params=window, headers=viewer)
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    found = await summary()
+    assert [(i["recordId"], i["rule"]) for i in found["items"]] == [
+        ("E2", "stage_banned_during_alert"), ("E4", "stage_unknown_during_alert"), ("F2", "stage_banned_during_alert")]
+    assert [(r["alertId"], r["grade"], r["inScope"], r["heavyInScope"], r["exempt"], r["violations"])
+            for r in found["summary"]] == [(alert["id"], "C", 8, 7, 2, 3)]
+    # Only the whole day asked for: the cut days fall outside the window.
+    one_day = await client.get("/api/v1/emergency/violations", headers=viewer,
+                               params={**window, "from": "2026-11-21", "to": "2026-11-21"})
+    assert [(r["inScope"], r["heavyInScope"], r["exempt"], r["violations"]) for r in one_day.json()["summary"]] == [
+        (6, 5, 2, 1)]
+    # A backfilled 国四 pass of the whole day and a correction of E3 to 国二 restate the counts at once.
+    await post(client, plant, heavy("E9", "2026-11-21 15:00:00", "4", reupload=True),
+               heavy("E3", "2026-11-21 00:00:00", "2"))
+    again = await summary()
+    assert [(r["inScope"], r["heavyInScope"], r["exempt"], r["violations"]) for r in again["summary"]] == [
+        (9, 8, 2, 5)]
