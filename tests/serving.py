@@ -35,12 +35,12 @@ class Server:
     """`hj1321 serve` in a subprocess, waited for until /readyz answers, stopped with Ctrl-C."""
 
     def __init__(self, cwd: Path, env: dict[str, str], *extra: str, scheme: str = "http",
-                 verify: str | bool = True, port: int | None = None) -> None:
+                 verify: str | bool = True, port: int | None = None, command: list[str] = HJ1321) -> None:
         self.port = port or free_port()
         self.base = f"{scheme}://127.0.0.1:{self.port}"
         self.log = cwd / f"serve-{self.port}-{time.monotonic_ns()}.log"
         self._log_file = self.log.open("w")
-        self.process = subprocess.Popen([*HJ1321, "serve", "--port", str(self.port), *extra], cwd=cwd, env=env,
+        self.process = subprocess.Popen([*command, "serve", "--port", str(self.port), *extra], cwd=cwd, env=env,
                                         stdout=self._log_file, stderr=subprocess.STDOUT, text=True)
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
