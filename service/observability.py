@@ -1,6 +1,7 @@
 """Per-request metrics and one structured JSON log line per request, with a request id."""
 
 import logging
+import logging.config
 import re
 import time
 import uuid
@@ -34,13 +35,21 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(line).decode()
 
 
-def configure_logging(level: int = logging.INFO) -> None:
-    handler = logging.StreamHandler()
-    handler.setFormatter(JsonFormatter())
-    logger = logging.getLogger("hj1321")
-    logger.handlers[:] = [handler]
-    logger.setLevel(level)
-    logger.propagate = False
+def logging_config(level: str = "info") -> dict[str, Any]:
+    """One JSON line per event for our loggers and uvicorn's alike (uvicorn takes this as its log_config)."""
+    name = level.upper()
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": JsonFormatter}},
+        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json"}},
+        "loggers": {logger: {"handlers": ["stderr"], "level": name, "propagate": False}
+                    for logger in ("hj1321", "uvicorn", "uvicorn.error", "uvicorn.access")},
+    }
+
+
+def configure_logging(level: str = "info") -> None:
+    logging.config.dictConfig(logging_config(level))
 
 
 class ObservabilityMiddleware:

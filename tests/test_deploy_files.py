@@ -20,7 +20,18 @@ def test_dashboard_is_grafana_json_naming_exported_metrics():
     dashboard = json.loads((DEPLOY / "grafana" / "dashboards" / "hj1321.json").read_text(encoding="utf-8"))
     assert dashboard["uid"] and dashboard["panels"]
     expressions = [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
-    assert all(panel["datasource"]["uid"] == "prometheus" for panel in dashboard["panels"])
+    # Importable anywhere: the data source is a variable (and an import input), every series is narrowed
+    # to the chosen job and instance.
+    variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+    assert variables["datasource"]["type"] == "datasource" and {"job", "instance"} <= set(variables)
+    assert [i["pluginId"] for i in dashboard["__inputs"]] == ["prometheus"]
+    assert all(panel["datasource"]["uid"] == "${datasource}" for panel in dashboard["panels"])
+    for expression in expressions:
+        for selector in re.findall(r"\bhj1321_[a-z0-9_]+(\{[^}]*\})?", expression):
+            assert selector.startswith('{job=~"$job", instance=~"$instance"'), expression
+    units = {panel["title"]: panel["fieldConfig"]["defaults"].get("unit") for panel in dashboard["panels"]}
+    assert units["Records taken in per second, by kind"] == "cps"
+    assert units["HTTP answers per second, by status"] == "reqps"
     used = named_metrics(expressions)
     assert used - every_metric_name() == set()
     # What the issue asks the dashboard to show.
@@ -57,5 +68,10 @@ def test_compose_wires_the_database_service_prometheus_and_grafana():
 def test_dockerfile_keeps_its_promises():
     text = (DEPLOY.parent / "Dockerfile").read_text(encoding="utf-8")
     assert text.startswith("#") and "FROM python:3.11-slim" in text
-    assert text.index("pip install .") < text.index("COPY service")  # dependencies before source
+    # Installed from the wheel it builds, as a bureau installs it, never from the source tree (-e).
+    assert "pip wheel" in text and "pip install /dist/*.whl" in text and "-e" not in text.split()
+    for folder in ("service", "schemas", "migrations"):
+        assert f"COPY {folder} ./{folder}" in text
+    assert "COPY setup.py" in text or "setup.py" in text.split("COPY pyproject.toml", 1)[1].split("\n", 1)[0]
     assert "\nUSER hj1321" in text and 'CMD ["hj1321", "serve"' in text
+    assert "\nHEALTHCHECK " in text and "/healthz" in text.split("\nHEALTHCHECK ", 1)[1]

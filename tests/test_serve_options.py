@@ -64,9 +64,27 @@ async def test_every_worker_writes_json_request_lines_and_no_server_banner(tmp_p
             async with httpx.AsyncClient(base_url=server.base) as fresh:
                 response = await fresh.get("/healthz")
                 assert response.status_code == 200 and "server" not in response.headers
+        async with httpx.AsyncClient(base_url=server.base) as fresh:
+            probes = [await fresh.head(path) for path in ("/healthz", "/readyz")]
+        assert [(p.status_code, p.content) for p in probes] == [(200, b""), (200, b"")]
     finally:
         server.stop()
-    lines = [json.loads(line) for line in server.output().splitlines() if line.startswith("{")]
-    requests = [line for line in lines if line.get("route") == "/healthz"]
+    output = server.output().splitlines()
+    # Besides the two lines `serve` prints for a person, everything is a JSON line, uvicorn's own too.
+    assert [line for line in output if not line.startswith(("{", "serving on ", "database: "))] == []
+    lines = [json.loads(line) for line in output if line.startswith("{")]
+    assert any(line["logger"].startswith("uvicorn") for line in lines)
+    requests = [line for line in lines if line.get("route") == "/healthz" and line.get("method") == "GET"]
     assert len(requests) == 30
     assert len({line["pid"] for line in requests}) == 2
+
+
+async def test_the_log_level_setting_quiets_request_lines(tmp_path, database_url):
+    server = Server(tmp_path, hj1321_env(DATABASE_URL=database_url, HJ1321_DATA_DIR=str(tmp_path / "var"),
+                                         HJ1321_LOG_LEVEL="warning"))
+    try:
+        async with httpx.AsyncClient(base_url=server.base) as client:
+            assert (await client.get("/healthz")).status_code == 200
+    finally:
+        server.stop()
+    assert [line for line in server.output().splitlines() if line.startswith("{")] == []
