@@ -12,18 +12,15 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from service.config import Settings, get_settings
+from pydantic import ValidationError
+
+from service import __version__
+from service.config import ConfigurationError, Settings, get_settings
 
 T = TypeVar("T")
 
 DEMO_ENTERPRISE = {"code": "91130203MA0EXAMPLE", "name": "示范焦化有限公司 (demo)", "region_code": "130203",
                    "industry": "coking"}
-RECORD_SCHEMAS = {
-    "movements": "movement.record.json",
-    "inplant-vehicles": "inplant-vehicle.record.json",
-    "nonroad-machinery": "nonroad-machinery.record.json",
-    "clean-transport-volumes": "clean-transport-volume.record.json",
-}
 
 
 def _database_url(settings: Settings) -> str:
@@ -66,7 +63,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from service.app import create_app
     from service.migrate import is_at_head
-    from service.observability import configure_logging
+    from service.observability import configure_logging, logging_config
 
     settings = get_settings()
     url = _database_url(settings)
@@ -82,8 +79,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
                          "never reach a production database)")
         demo = _demo_credentials(url, settings.data_dir)
         key, token = demo["key"], demo["token"]
-        sample = Path(__file__).resolve().parent.parent / "tests" / "samples" / "movements.valid.json"
-        print(f"demo enterprise: {DEMO_ENTERPRISE['code']} ({DEMO_ENTERPRISE['name']})")
+        samples = settings.data_dir.resolve() / "samples"
+        cmd_samples(argparse.Namespace(folder=samples, enterprise=DEMO_ENTERPRISE["code"]))
+        sample = samples / "movements.valid.json"
+        print(f"demo enterprise: {DEMO_ENTERPRISE['code']} ({DEMO_ENTERPRISE['name']}), a week of its gate loaded")
         print(f"demo gateway key: {key}")
         print(f"demo staff token (admin, national): {token}")
         print("try:")
@@ -93,13 +92,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"serving on {base} (API docs: {base}/docs)", flush=True)
     # No Server banner: a scanner learns nothing of what answers.
     options: dict[str, Any] = {"host": args.host, "port": args.port, "ssl_certfile": args.ssl_certfile,
-                               "ssl_keyfile": args.ssl_keyfile, "log_level": "info", "access_log": False,
+                               "ssl_keyfile": args.ssl_keyfile, "log_level": settings.log_level, "access_log": False,
+                               "log_config": logging_config(settings.log_level),
                                "server_header": False,
                                # A stop or restart does not wait out stalled uploads (they would take
                                # the whole body deadline); what is cut short was never acknowledged.
                                "timeout_graceful_shutdown": 10}
     if args.workers == 1:
-        configure_logging()
+        configure_logging(settings.log_level)
         uvicorn.run(create_app(settings), **options)
         return 0
     # Workers build their own app (and JSON logging) from the environment; metrics go through files
@@ -137,7 +137,36 @@ async def _demo(session: Any, saved: dict[str, str]) -> dict[str, str]:
                                                        stale_before=now) is None:
         token = (await admin.issue_staff(session, acting, name="demo admin", role="admin", region_code="", now=now,
                                          days=None))["secret"]
+    await _demo_week(session, now)
     return {"key": str(key), "token": str(token)}
+
+
+async def _demo_week(session: Any, now: datetime) -> None:
+    """A week of the demo plant's gate, its ledgers and rail volumes, loaded once through ingest, so every
+    bureau figure has something to show on the first call."""
+    from service.enterprises import repository as enterprises
+    from service.ingest.kinds import KINDS
+    from service.ingest.service import ingest_batch
+    from service.samples import demo_week, documents
+
+    enterprise = await enterprises.by_code(session, DEMO_ENTERPRISE["code"])
+    if enterprise is None or enterprise.id is None or await _has_movements(session, enterprise.id):
+        return
+    settings = get_settings()
+    uploads = [(received, "movements", batch) for received, batch in demo_week(enterprise.code, now)]
+    samples = documents(enterprise.code, now)
+    uploads += [(now, kind, samples[f"{kind}.valid.json"]) for kind in ("inplant-vehicles", "nonroad-machinery",
+                                                                           "clean-transport-volumes")]
+    for received, kind, body in uploads:
+        await ingest_batch(session, kind=KINDS[kind], enterprise_id=enterprise.id, records=body["records"],
+                           settings=settings, now=received, region_code=enterprise.region_code)
+
+
+async def _has_movements(session: Any, enterprise_id: int) -> bool:
+    from sqlalchemy import text
+
+    return bool((await session.exec(text("SELECT EXISTS (SELECT 1 FROM movement WHERE enterprise_id = :e)"),
+                                    params={"e": enterprise_id})).scalar())
 
 
 def _demo_credentials(url: str, data_dir: Path) -> dict[str, str]:
@@ -289,29 +318,77 @@ def cmd_audit_purge(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_validate(args: argparse.Namespace) -> int:
-    from service.contract import BATCH_SCHEMAS, validator
+def validate_document(kind_name: str, document: Any, *, now: datetime) -> dict[str, Any]:
+    """What the service would answer for this upload, short of storing it: the service's own checks, codes
+    and messages. A batch envelope, a list of records or one record."""
+    from service.ingest.kinds import KINDS
+    from service.ingest.service import check_records, records_of, rule_context
+    from service.photos.service import PhotoBundle
 
+    kind, settings = KINDS[kind_name], get_settings()
+    if isinstance(document, dict) and "records" in document:
+        code = document.get("enterpriseCode")
+        records = records_of(document, enterprise_code=code if isinstance(code, str) else "",
+                             max_records=settings.max_batch_records)
+    else:
+        records = document if isinstance(document, list) else [document]
+    candidates, results = check_records(kind, records, rule_context(settings, now), PhotoBundle(), settings)
+    for candidate in candidates:
+        results[candidate.index] = {"index": candidate.index, kind.key_field: candidate.key, "status": "valid",
+                                    "warnings": candidate.warnings}
+    rejected = sum(1 for r in results if r["status"] == "rejected")
+    return {"received": len(results), "valid": len(results) - rejected, "rejected": rejected, "results": results}
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from service.errors import ServiceError
+
+    name = "stdin" if args.file == "-" else args.file
     try:
-        document = json.loads(Path(args.file).read_bytes())
+        document = json.loads(sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes())
     except (OSError, ValueError) as exc:
-        return _fail(f"{args.file}: {exc}")
-    is_batch = isinstance(document, dict) and "records" in document
-    schema = BATCH_SCHEMAS[args.kind] if is_batch else RECORD_SCHEMAS[args.kind]
-    errors = sorted(validator(schema).iter_errors(document), key=lambda e: [str(p) for p in e.absolute_path])
-    for error in errors:
-        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path).lstrip(".")
-        print(f"{where or '(document)'}: {error.message}")
-    if errors:
-        print(f"{args.file}: {len(errors)} error(s) against schemas/{schema}")
+        return _fail(f"{name}: {exc}")
+    try:
+        answer = validate_document(args.kind, document, now=datetime.now(UTC))
+    except ServiceError as exc:  # the envelope itself: the service would refuse the whole upload
+        if args.json:
+            print(json.dumps({"error": {"code": exc.code, "message": exc.message, "detail": exc.detail}},
+                             ensure_ascii=False))
+        else:
+            print(f"{name}: {exc.code}: {exc.message}")
         return 1
-    count = len(document["records"]) if is_batch else 1
-    print(f"{args.file}: valid against schemas/{schema} ({count} record(s))")
+    if args.json:
+        print(json.dumps(answer, ensure_ascii=False, indent=2))
+        return 1 if answer["rejected"] else 0
+    for result in answer["results"]:
+        for severity in ("errors", "warnings"):
+            for item in result.get(severity, []):
+                print(f"records[{result['index']}].{item['field']}: {severity[:-1]} {item['code']}: {item['message']}")
+    print(f"{name}: {answer['valid']} of {answer['received']} record(s) valid, {answer['rejected']} rejected "
+          f"({args.kind})")
+    return 1 if answer["rejected"] else 0
+
+
+def cmd_samples(args: argparse.Namespace) -> int:
+    from service.samples import documents
+
+    folder = Path(args.folder)
+    written = documents(args.enterprise)
+    for name, content in written.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(json.dumps(content, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    print(f"{len(written)} files written to {folder}/ (times relative to now; photos/ holds the photos named by "
+          f"reference, PUT /api/v1/photos/{{sha256}})")
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hj1321", description="HJ 1321-2023 mobile-source ledger service")
+    parser.add_argument("--version", action="version", version=f"hj1321 {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="run the HTTP service (embedded PostgreSQL unless DATABASE_URL)")
@@ -377,17 +454,39 @@ def build_parser() -> argparse.ArgumentParser:
                                             "(never fewer than 180 days kept)").set_defaults(run=cmd_audit_purge)
 
     from service.emergency.commands import add_commands as add_emergency_commands
+    from service.ingest.kinds import KINDS
 
     add_emergency_commands(commands)
 
-    validate = commands.add_parser("validate", help="check a payload offline against schemas/")
-    validate.add_argument("file")
-    validate.add_argument("--kind", required=True, choices=sorted(RECORD_SCHEMAS))
+    validate = commands.add_parser("validate", help="check an upload offline with the service's own checks "
+                                                    "(no database): the codes and messages ingest would answer")
+    validate.add_argument("file", metavar="FILE|-", help="a batch envelope, a list of records or one record; - reads "
+                                                         "stdin")
+    validate.add_argument("--kind", required=True, choices=sorted(KINDS))
+    validate.add_argument("--json", action="store_true", help="the verdicts as JSON, shaped like ingest's answer")
     validate.set_defaults(run=cmd_validate)
+
+    samples = commands.add_parser("samples", help="write example uploads of every kind, dated now, with real "
+                                                  "tiny photos whose hashes match")
+    samples.add_argument("folder", nargs="?", default="samples")
+    samples.add_argument("--enterprise", default=DEMO_ENTERPRISE["code"], help="the enterpriseCode they carry")
+    samples.set_defaults(run=cmd_samples)
     return parser
 
 
+def _setting_problem(exc: ValidationError) -> str:
+    """A bad setting named as the operator sets it (HJ1321_DB_POOL_SIZE), with what is wrong."""
+    problems = []
+    for error in exc.errors():
+        name = str(error["loc"][0]) if error["loc"] else "?"
+        variable = "DATABASE_URL" if name == "database_url" else f"HJ1321_{name.upper()}"
+        problems.append(f"{variable}={error.get('input')!r}: {error['msg']}")
+    return "bad setting: " + "; ".join(problems)
+
+
 def main(argv: list[str] | None = None) -> int:
+    from sqlalchemy.exc import DBAPIError
+
     from service.errors import ServiceError
 
     args = build_parser().parse_args(argv)
@@ -395,6 +494,16 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.run(args))
     except ServiceError as exc:
         return _fail(exc.message)
+    except ConfigurationError as exc:
+        return _fail(str(exc))
+    except ValidationError as exc:
+        if exc.title != Settings.__name__:
+            raise
+        return _fail(_setting_problem(exc))
+    except (OSError, DBAPIError) as exc:
+        # An unreachable or refusing database: one line an operator can act on, not a traceback.
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        return _fail(f"cannot use the database ({type(getattr(exc, 'orig', None) or exc).__name__}): {reason}")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,8 @@ import rfc8785
 
 from service.canonical import canonical_json
 
-SAMPLES = Path(__file__).resolve().parent / "samples"
+# Pinned documents: vectors for canonicalisation, not examples (service/samples.py has those).
+GOLDEN_DOCUMENTS = Path(__file__).resolve().parent / "golden"
 
 
 @pytest.mark.parametrize("value", [
@@ -20,7 +21,7 @@ def test_canonical_json_is_rfc8785(value):
     assert canonical_json(value) == rfc8785.dumps(value)
 
 
-@pytest.mark.parametrize("sample", sorted(SAMPLES.glob("*.json")), ids=lambda p: p.name)
+@pytest.mark.parametrize("sample", sorted(GOLDEN_DOCUMENTS.glob("*.json")), ids=lambda p: p.name)
 def test_every_sample_canonicalises_as_the_reference_does(sample):
     document = json.loads(sample.read_text(encoding="utf-8"))
     assert canonical_json(document) == rfc8785.dumps(document)

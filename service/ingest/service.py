@@ -91,11 +91,11 @@ def _check(kind: RecordKind, index: int, raw: Any, ctx: RuleContext, photos: Pho
     return Candidate(index=index, key=row[kind.key_column], row=row, photo_refs=refs, warnings=warnings)
 
 
-async def ingest_batch(session: AsyncSession, *, kind: RecordKind, enterprise_id: int,
-                       records: list[Any], settings: Settings, now: datetime, region_code: str = "") -> BatchOutcome:
-    ctx = rule_context(settings, now)
+def check_records(kind: RecordKind, records: list[Any], ctx: RuleContext, photos: PhotoBundle,
+                  settings: Settings) -> tuple[list[Candidate], list[dict[str, Any]]]:
+    """Every record checked as ingest checks it, without the database: the candidates to store, and a result
+    per record (filled in only for the rejected ones; `hj1321 validate` fills in the rest)."""
     results: list[dict[str, Any]] = [{} for _ in records]
-    photos = PhotoBundle()
     candidates: list[Candidate] = []
     for index, raw in enumerate(records):
         checked = _check(kind, index, raw, ctx, photos, settings)
@@ -105,6 +105,14 @@ async def ingest_batch(session: AsyncSession, *, kind: RecordKind, enterprise_id
         key = raw.get(kind.key_field) if isinstance(raw, dict) else None
         results[index] = {"index": index, kind.key_field: key if isinstance(key, str) else None,
                           "status": REJECTED, "errors": checked}
+    return candidates, results
+
+
+async def ingest_batch(session: AsyncSession, *, kind: RecordKind, enterprise_id: int,
+                       records: list[Any], settings: Settings, now: datetime, region_code: str = "") -> BatchOutcome:
+    ctx = rule_context(settings, now)
+    photos = PhotoBundle()
+    candidates, results = check_records(kind, records, ctx, photos, settings)
 
     missing, new_photo_bytes = await store_and_find_missing(
         session, enterprise_id=enterprise_id, bundle=photos,

@@ -1,23 +1,18 @@
 """POST /api/v1/movements and friends over HTTP: verdicts, dedupe, corrections, backfill."""
 
 import asyncio
-import json
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from service.samples import documents
 from tests.conftest import register, scalar
 from tests.factories import BEIJING, Enterprise, batch, beijing, inplant_vehicle, movement, nonroad_machinery, volume
 
-SAMPLES = Path(__file__).resolve().parent.parent / "samples"
-
 
 def sample(name: str, enterprise: Enterprise) -> dict:
-    document = json.loads((SAMPLES / name).read_text(encoding="utf-8"))
-    document["enterpriseCode"] = enterprise.code
-    return document
+    return documents(enterprise.code)[name]
 
 
 async def post(client: httpx.AsyncClient, enterprise: Enterprise, path: str, body: dict) -> httpx.Response:

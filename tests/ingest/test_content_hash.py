@@ -13,7 +13,8 @@ from service.ingest.kinds import MOVEMENTS
 from service.ingest.payloads import MovementIn, validate_record
 from tests.factories import batch, movement
 
-SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+# Pinned documents (fixed dates, placeholder photo hashes): vectors for the hash recipe, not examples.
+GOLDEN_DOCUMENTS = Path(__file__).resolve().parent.parent / "golden"
 BEIJING = timezone(timedelta(hours=8))
 
 # Pinned: a change to how content is hashed would turn every 补传 resend into a new version.
@@ -42,7 +43,7 @@ def independent_hash(record: dict) -> str:
 
 @pytest.mark.parametrize("name", sorted(GOLDEN))
 async def test_the_hash_of_each_shared_sample_is_pinned_and_follows_the_recipe(client, plant, name):
-    document = json.loads((SAMPLES / name).read_text(encoding="utf-8"))
+    document = json.loads((GOLDEN_DOCUMENTS / name).read_text(encoding="utf-8"))
     kind = name.split(".")[0]
     response = await client.post(f"/api/v1/{kind}", json={**document, "enterpriseCode": plant.code},
                                  headers=plant.auth)

@@ -2,17 +2,15 @@
 
 import copy
 import json
-from pathlib import Path
 
 import pytest
 
-from service.cli import RECORD_SCHEMAS
-from service.contract import BATCH_SCHEMAS, bundled, validator
+from service.contract import BATCH_SCHEMAS, RECORD_SCHEMAS, SCHEMAS_DIR, bundled, validator
 from service.ingest.kinds import KINDS
 from service.ingest.payloads import HeartbeatIn, ManifestIn, validate_record
+from service.samples import documents
 from tests.factories import inplant_vehicle, movement, nonroad_machinery, volume
 
-SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 BASES = {"movements": movement(), "inplant-vehicles": inplant_vehicle(),
          "nonroad-machinery": nonroad_machinery(), "clean-transport-volumes": volume()}
 
@@ -64,7 +62,7 @@ SCHEMA_CANNOT_SAY = {
 
 def cases():
     for kind, base in BASES.items():
-        properties = json.loads((Path("schemas") / RECORD_SCHEMAS[kind]).read_text())["properties"]
+        properties = json.loads((SCHEMAS_DIR / RECORD_SCHEMAS[kind]).read_text())["properties"]
         for field in properties:
             for probe in PROBES:
                 yield kind, {**base, field: probe}
@@ -75,7 +73,7 @@ def cases():
     for name, kind in [("movements.valid.json", "movements"), ("movements.invalid.json", "movements"),
                        ("inplant-vehicles.valid.json", "inplant-vehicles"),
                        ("nonroad-machinery.valid.json", "nonroad-machinery")]:
-        for record in json.loads((SAMPLES / name).read_text(encoding="utf-8"))["records"]:
+        for record in documents()[name]["records"]:
             yield kind, record
     for kind in BASES:
         for not_an_object in ("text", 5, None, [], [BASES[kind]]):
