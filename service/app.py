@@ -12,9 +12,11 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 
-from service import metrics
+from service import __version__, metrics
 from service.admin.router import router as admin_router
+from service.answers import Status
 from service.audit.middleware import AuditMiddleware
 from service.audit.router import router as audit_router
 from service.audit.writer import AuditWriter
@@ -22,6 +24,7 @@ from service.auth.cache import CredentialCache
 from service.auth.service import Gateway, Staff
 from service.config import Settings, get_settings
 from service.db import create_engine, create_sessionmaker
+from service.docs_pages import install_docs
 from service.emergency.router import router as emergency_router
 from service.errors import ServiceUnavailable, Unauthorized, error_responses, install_error_handlers
 from service.evidence.router import router as evidence_router
@@ -29,8 +32,10 @@ from service.http_guard import HttpGuardMiddleware
 from service.ingest.router import router as ingest_router
 from service.limits import InFlightLimiter, RateLimiter
 from service.observability import ObservabilityMiddleware, configure_logging
+from service.openapi import DESCRIPTION, TAGS, operation_id
 from service.photos.router import router as photos_router
 from service.queries.router import router as queries_router
+from service.reports.router import XLSX_MEDIA_TYPE
 from service.reports.router import router as reports_router
 from service.stats.router import router as stats_router
 
@@ -94,8 +99,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="hj1321",
         summary="Receiving service for the HJ 1321-2023 mobile-source electronic ledgers",
-        version="0.1.0",
+        version=__version__,
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        description=DESCRIPTION,
+        openapi_tags=TAGS,
+        generate_unique_id_function=operation_id,
     )
     app.state.settings = settings
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
@@ -103,6 +113,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.gateway_cache = CredentialCache[Gateway](settings.credential_cache_seconds)
     app.state.staff_cache = CredentialCache[Staff](settings.credential_cache_seconds)
     install_error_handlers(app, retry_after_seconds=settings.retry_after_seconds)
+    # Listed records and figures are JSON that shrinks tenfold; spreadsheets and photos are compressed already.
+    app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=6,
+                       exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, XLSX_MEDIA_TYPE))
     app.add_middleware(HttpGuardMiddleware)
     app.add_middleware(AuditMiddleware)  # outside the error envelope: it records the final status
     app.add_middleware(ObservabilityMiddleware)  # added last: outermost, sees every final status
@@ -115,14 +128,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(audit_router)
     app.include_router(evidence_router)
     app.include_router(emergency_router)
+    install_docs(app)
 
-    @app.get("/healthz", tags=["operations"])
+    @app.get("/healthz", tags=["operations"], response_model=Status, summary="存活 The process is up")
     async def healthz() -> dict[str, str]:
         """The process is up."""
         return {"status": "ok"}
 
-    @app.get("/metrics", tags=["operations"], response_class=Response,
-             responses={200: {"content": {"text/plain": {}}}, **error_responses(401)})
+    @app.get("/metrics", tags=["operations"], response_class=Response, summary="监控指标 Prometheus metrics",
+             responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}, **error_responses(401)})
     async def prometheus_metrics(request: Request) -> Response:
         """Prometheus metrics (text exposition format); with HJ1321_METRICS_TOKEN set, only for that bearer."""
         # The per-plant series (last seen, clock skew) are not for anyone who can reach the port.
@@ -134,7 +148,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         body, content_type = metrics.exposition()
         return Response(body, media_type=content_type)
 
-    @app.get("/readyz", tags=["operations"], responses=error_responses(503))
+    @app.get("/readyz", tags=["operations"], responses={200: {"model": Status}, **error_responses(503)},
+             summary="就绪 The database answers")
     async def readyz(request: Request) -> JSONResponse:
         """The database answers; 503 otherwise."""
         if not await database_answers(request.app.state.engine):
@@ -142,10 +157,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                      headers={"Retry-After": str(settings.retry_after_seconds)})
         return JSONResponse({"status": "ready"})
 
+    # Load balancers and container probes ask with HEAD.
+    app.add_api_route("/healthz", healthz, methods=["HEAD"], include_in_schema=False)
+    app.add_api_route("/readyz", readyz, methods=["HEAD"], include_in_schema=False)
+
     return app
 
 
 def create_served_app() -> FastAPI:
     """The app as `hj1321 serve` runs it, in its own process or in each worker: JSON logs, then the app."""
-    configure_logging()
+    configure_logging(get_settings().log_level)
     return create_app()

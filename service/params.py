@@ -12,6 +12,7 @@ from pydantic import StringConstraints
 FIRST_DAY = date(1900, 1, 1)
 LAST_DAY = date(2999, 12, 31)
 MAX_BIGINT = 2**63 - 1
+MAX_INT = 2**31 - 1  # ids of the integer columns (alerts, exemptions)
 
 FromDay = Annotated[date, Query(alias="from", ge=FIRST_DAY, le=LAST_DAY,
                                 description="first Beijing day (yyyy-MM-dd)")]
@@ -32,3 +33,7 @@ Text64 = Annotated[str, StringConstraints(max_length=64, pattern=_PLAIN)]
 Text100 = Annotated[str, StringConstraints(max_length=100, pattern=_PLAIN)]
 Text200 = Annotated[str, StringConstraints(max_length=200, pattern=_PLAIN)]
 Text500 = Annotated[str, StringConstraints(max_length=500, pattern=_PLAIN)]
+
+PageCursor = Annotated[str | None, Query(max_length=200, description="nextCursor of the previous page; absent for "
+                                                                    "the first")]
+PageLimit = Annotated[int, Query(ge=1, le=1000, description="items per page")]

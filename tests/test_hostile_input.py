@@ -158,3 +158,20 @@ async def test_nul_in_a_changed_enterprise_is_422(client, engine, plant):
     response = await client.patch(f"/api/v1/admin/enterprises/{plant.code}", json={"industry": ")\x00!"},
                                   headers=await token(engine, role="admin", region="13"))
     assert_envelope(response, 422, "invalid_request")
+
+
+@pytest.mark.parametrize("alert_id", ["2147483648", "9223372036854775807"])
+async def test_an_alert_id_beyond_its_column_is_422_not_a_database_error(client, engine, plant, alert_id):
+    """Alert ids are 32-bit: a bigger one used to reach PostgreSQL and come back 500 (found by the fuzzer)."""
+    from tests.conftest import staff_token
+
+    admin = await staff_token(engine, role="admin")
+    answers = [
+        await client.get(f"/api/v1/enterprises/{plant.code}/emergency", params={"alertId": alert_id}, headers=admin),
+        await client.get("/api/v1/emergency/violations", headers=admin,
+                         params={"from": "2026-11-01", "to": "2026-11-02", "alertId": alert_id}),
+        await client.patch(f"/api/v1/admin/alerts/{alert_id}", json={"endsAt": "2026-12-01 00:00:00"}, headers=admin),
+        await client.post("/api/v1/admin/alerts", headers=admin, json={
+            "regionCode": "13", "level": "red", "startsAt": "2026-12-01 00:00:00", "supersedes": int(alert_id)}),
+    ]
+    assert [a.status_code for a in answers] == [422, 422, 422, 422]

@@ -55,13 +55,13 @@ def _bounds(start: Any, end: Any) -> tuple[datetime, datetime]:
             datetime.combine(end + timedelta(days=1), time(), tzinfo=BEIJING))
 
 
-@router.get("/audit", response_model=AuditPage)
+@router.get("/audit", response_model=AuditPage, summary="审计日志 The audit log")
 async def audit_log(
     request: Request, auditor: AuditorDep, session: SessionDep, start: FromDay, end: ToDay,
     actor: Annotated[str | None, Query(max_length=64, description="an actor's id (tok_…, key_…, cli)")] = None,
     action: Annotated[str | None, Query(max_length=200, description="e.g. GET /api/v1/movements, staff.revoke")]
         = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    limit: Annotated[int, Query(ge=1, le=500, description="entries per page")] = 100,
     cursor: Annotated[str | None, Query(max_length=20, description="nextCursor of the previous page")] = None,
 ) -> AuditPage:
     """审计日志: entries newest first, those whose actor or target enterprise lies in the caller's jurisdiction."""
@@ -84,7 +84,8 @@ _COLUMNS = ["id", "at", "actor", "action", "target", "targetRegion", "query", "s
 
 
 @router.get("/audit/export", response_class=StreamingResponse,
-            responses={200: {"content": {"text/csv": {}}}})
+            responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
+            summary="导出审计日志 Export the audit log")
 async def audit_export(auditor: AuditorDep, start: FromDay, end: ToDay, request: Request) -> StreamingResponse:
     """The audit log of a window as CSV, oldest first; objects as JSON, so every hash can be recomputed."""
     lower, upper = _bounds(start, end)

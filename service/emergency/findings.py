@@ -28,7 +28,7 @@ from service.enterprises.models import Enterprise
 from service.errors import Unprocessable
 from service.ingest.models import ALERT_CANDIDATE, HEAVY
 from service.ingest.payloads import BEIJING
-from service.params import MAX_BIGINT
+from service.params import MAX_BIGINT, MAX_INT
 from service.stats import repository as stats
 from service.stats.service import ratio
 
@@ -312,7 +312,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, int, int, str]:
         after = None
     if (after is None or after.tzinfo is None or not 1900 <= after.year <= 2999 or type(rule) is not str
             or not rule.isidentifier() or type(movement_id) is not int or type(alert_id) is not int
-            or not 0 < movement_id <= MAX_BIGINT or not 0 <= alert_id <= MAX_BIGINT):
+            or not 0 < movement_id <= MAX_BIGINT or not 0 <= alert_id <= MAX_INT):
         raise Unprocessable("cursor is not one this service gave out", code="invalid_cursor")
     return after, movement_id, alert_id, rule
 

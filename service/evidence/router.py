@@ -21,7 +21,8 @@ class DayDigest(BaseModel):
                                     "bytewise by recordId")
 
 
-@router.get("/digest", tags=["gateway"], response_model=DayDigest, responses=GATEWAY_READ_ERRORS)
+@router.get("/digest", tags=["gateway"], response_model=DayDigest, responses=GATEWAY_READ_ERRORS,
+            summary="本企业日摘要 The calling enterprise's day digest")
 async def own_digest(day: OnDay, gateway: GatewayDep, session: SessionDep) -> DayDigest:
     """对账: the digest of the calling enterprise's movements of a Beijing day, as the bureau holds them."""
     enterprise = await enterprises.by_code(session, gateway.enterprise_code)
@@ -29,7 +30,8 @@ async def own_digest(day: OnDay, gateway: GatewayDep, session: SessionDep) -> Da
     return DayDigest(**await service.day_digest(session, enterprise=enterprise, day=day))
 
 
-@router.get("/enterprises/{code}/digest", tags=["bureau"], response_model=DayDigest, responses=STAFF_READ_ERRORS)
+@router.get("/enterprises/{code}/digest", tags=["bureau"], response_model=DayDigest, responses=STAFF_READ_ERRORS,
+            summary="企业日摘要 An enterprise's day digest")
 async def enterprise_digest(enterprise: EnterpriseInScope, day: OnDay, session: SessionDep) -> DayDigest:
     """The digest of an enterprise's movements of a Beijing day, to compare with the plant's own."""
     return DayDigest(**await service.day_digest(session, enterprise=enterprise, day=day))

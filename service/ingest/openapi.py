@@ -4,15 +4,19 @@ from typing import Any
 
 from service.contract import BATCH_SCHEMAS, bundled
 from service.errors import GATEWAY_WRITE_ERRORS
+from service.ingest.answers import BatchAnswer
+from service.samples import documents
 
 
-def json_body(schema_file: str) -> dict[str, Any]:
-    """The request body of an operation that reads its body itself, as schemas/<schema_file> says."""
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": bundled(schema_file)}}}}
+def json_body(schema_file: str, example: str) -> dict[str, Any]:
+    """The request body of an operation that reads its body itself, as schemas/<schema_file> says, with the
+    sample document of that name (service/samples.py) as its example."""
+    return {"requestBody": {"required": True, "content": {"application/json": {
+        "schema": bundled(schema_file), "example": documents()[example]}}}}
 
 
 def batch_body(kind: str) -> dict[str, Any]:
-    return json_body(BATCH_SCHEMAS[kind])
+    return json_body(BATCH_SCHEMAS[kind], f"{kind}.valid.json")
 
 
 _EXAMPLE = {
@@ -27,6 +31,6 @@ _EXAMPLE = {
 }
 batch_responses: dict[int | str, dict[str, Any]] = {
     200: {"description": "the envelope was valid: a verdict for every record; accepted ones are committed",
-          "content": {"application/json": {"example": _EXAMPLE}}},
+          "model": BatchAnswer, "content": {"application/json": {"example": _EXAMPLE}}},
     **GATEWAY_WRITE_ERRORS,
 }

@@ -15,6 +15,7 @@ from service.contract import HEARTBEAT_SCHEMA
 from service.db import SessionDep
 from service.enterprises import service as enterprises
 from service.errors import GATEWAY_WRITE_ERRORS
+from service.ingest.answers import HeartbeatAnswer
 from service.ingest.kinds import (
     CLEAN_TRANSPORT_VOLUMES,
     INPLANT_VEHICLES,
@@ -43,21 +44,24 @@ async def _post_batch(kind: RecordKind, request: Request, gateway: Gateway, body
     return _json(outcome.answer())
 
 
-@router.post("/movements", openapi_extra=batch_body("movements"), responses=batch_responses)
+@router.post("/movements", openapi_extra=batch_body("movements"), responses=batch_responses,
+             summary="上传进出厂运输车辆记录 Upload vehicle movements")
 async def post_movements(request: Request, gateway: GatewayDep, body: JsonBody,
                          session: SessionDep) -> Response:
     """Upload 进出厂运输车辆记录 (vehicle movements): 1-500 per batch, a verdict for each."""
     return await _post_batch(MOVEMENTS, request, gateway, body, session)
 
 
-@router.post("/inplant-vehicles", openapi_extra=batch_body("inplant-vehicles"), responses=batch_responses)
+@router.post("/inplant-vehicles", openapi_extra=batch_body("inplant-vehicles"), responses=batch_responses,
+             summary="上传厂内运输车辆台账 Upload in-plant vehicle ledger entries")
 async def post_inplant_vehicles(request: Request, gateway: GatewayDep, body: JsonBody,
                                 session: SessionDep) -> Response:
     """Register or update 厂内运输车辆 (in-plant vehicle ledger entries), keyed by envRegCode."""
     return await _post_batch(INPLANT_VEHICLES, request, gateway, body, session)
 
 
-@router.post("/nonroad-machinery", openapi_extra=batch_body("nonroad-machinery"), responses=batch_responses)
+@router.post("/nonroad-machinery", openapi_extra=batch_body("nonroad-machinery"), responses=batch_responses,
+             summary="上传非道路移动机械台账 Upload non-road machinery ledger entries")
 async def post_nonroad_machinery(request: Request, gateway: GatewayDep, body: JsonBody,
                                  session: SessionDep) -> Response:
     """Register or update 非道路移动机械 (non-road machinery ledger entries), keyed by envRegCode."""
@@ -65,14 +69,15 @@ async def post_nonroad_machinery(request: Request, gateway: GatewayDep, body: Js
 
 
 @router.post("/clean-transport-volumes", openapi_extra=batch_body("clean-transport-volumes"),
-             responses=batch_responses)
+             responses=batch_responses, summary="上传清洁方式运输量 Upload clean-mode transport volumes")
 async def post_clean_transport_volumes(request: Request, gateway: GatewayDep, body: JsonBody,
                                        session: SessionDep) -> Response:
     """Upload 清洁方式运输量 (rail, water, pipeline and belt tonnes), keyed by recordId."""
     return await _post_batch(CLEAN_TRANSPORT_VOLUMES, request, gateway, body, session)
 
 
-@router.post("/heartbeat", openapi_extra=json_body(HEARTBEAT_SCHEMA), responses=GATEWAY_WRITE_ERRORS)
+@router.post("/heartbeat", openapi_extra=json_body(HEARTBEAT_SCHEMA, "heartbeat.json"),
+             responses={200: {"model": HeartbeatAnswer}, **GATEWAY_WRITE_ERRORS}, summary="心跳 Heartbeat")
 async def post_heartbeat(request: Request, gateway: GatewayDep, body: JsonBody,
                          session: SessionDep) -> Response:
     """Tell the service the gateway is alive; the answer carries the server time and the clock skew."""

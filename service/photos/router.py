@@ -4,7 +4,7 @@ import re
 from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import Response
 
 from service.audit.middleware import note
@@ -19,6 +19,7 @@ from service.errors import (
     Unprocessable,
     UnsupportedMediaType,
 )
+from service.ingest.answers import PhotoStored
 from service.photos import repository
 from service.photos.service import put_photo
 
@@ -26,9 +27,12 @@ router = APIRouter(prefix="/api/v1")
 
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 _ACCEPTED_TYPES = ("image/jpeg", "image/png", "application/octet-stream")
+Sha256 = Annotated[str, Path(description="SHA-256 of the photo's bytes, 64 lowercase hex digits",
+                             examples=["cb529927cf2ab81f10a4e253fc13b5a6074b004fb2cdb9c902dec29bf1677b79"])]
+_IMAGE = {"schema": {"type": "string", "format": "binary"}}
 
 
-async def photo_upload(sha256: str, request: Request, gateway: GatewayDep) -> tuple[str, bytes]:
+async def photo_upload(sha256: Sha256, request: Request, gateway: GatewayDep) -> tuple[str, bytes]:
     """The path's hash and the uploaded bytes; the cheap checks come before a byte is read."""
     if not SHA256_RE.match(sha256):
         raise Unprocessable("the path must be the photo's SHA-256 as 64 lowercase hex digits",
@@ -41,9 +45,11 @@ async def photo_upload(sha256: str, request: Request, gateway: GatewayDep) -> tu
 
 
 @router.put("/photos/{sha256}", status_code=201, tags=["gateway"],
-            responses={200: {"description": "already held"}, 201: {"description": "stored"}, **GATEWAY_WRITE_ERRORS},
+            responses={200: {"description": "already held", "model": PhotoStored},
+                       201: {"description": "stored", "model": PhotoStored}, **GATEWAY_WRITE_ERRORS},
             openapi_extra={"requestBody": {"required": True, "content": {
-                t: {"schema": {"type": "string", "format": "binary"}} for t in _ACCEPTED_TYPES}}})
+                t: _IMAGE for t in _ACCEPTED_TYPES}}},
+            summary="上传照片 Upload a photo")
 async def upload_photo(request: Request, gateway: GatewayDep,
                        upload: Annotated[tuple[str, bytes], Depends(photo_upload)], session: SessionDep) -> Response:
     """Upload a JPEG or PNG photo (at most 2 MiB) under the SHA-256 of its bytes."""
@@ -57,8 +63,9 @@ async def upload_photo(request: Request, gateway: GatewayDep,
 
 
 @router.get("/photos/{sha256}", tags=["bureau"], response_class=Response,
-            responses={200: {"content": {"image/jpeg": {}, "image/png": {}}}, **STAFF_READ_ERRORS})
-async def get_photo(request: Request, sha256: str, staff: ReaderDep, session: SessionDep) -> Response:
+            responses={200: {"content": {"image/jpeg": _IMAGE, "image/png": _IMAGE}}, **STAFF_READ_ERRORS},
+            summary="查看照片 A photo")
+async def get_photo(request: Request, sha256: Sha256, staff: ReaderDep, session: SessionDep) -> Response:
     """The bytes of a photo that an enterprise in the caller's jurisdiction uploaded or named in a record."""
     note(request, target=sha256[:64])
     found = await repository.get(session, sha256, region_prefix=staff.region_prefix) if SHA256_RE.match(sha256) \

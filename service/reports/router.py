@@ -13,26 +13,32 @@ from service.errors import STAFF_READ_ERRORS
 from service.params import FromDay, OnDay, ToDay
 from service.queries.repository import enterprises_in
 from service.reports import service
+from service.reports.answers import AuditSample, DailyReport
 
 router = APIRouter(prefix="/api/v1", tags=["bureau"], responses=STAFF_READ_ERRORS)
 
-_MEDIA = {"csv": "text/csv; charset=utf-8",
-          "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+_MEDIA = {"csv": "text/csv; charset=utf-8", "xlsx": XLSX_MEDIA_TYPE}
 
 
-@router.get("/reports/daily")
+@router.get("/reports/daily", response_model=DailyReport, summary="统计日报 Daily report")
 async def daily_report(day: OnDay, staff: ReaderDep, session: SessionDep,
-                       region_code: Annotated[str | None, Query(alias="regionCode")] = None) -> dict[str, Any]:
+                       region_code: Annotated[str | None, Query(
+                           alias="regionCode", description="a region of the jurisdiction; default: all of it")] = None,
+                       ) -> dict[str, Any]:
     """统计日报: one row per enterprise of the region on one Beijing day."""
     return await service.daily_report(session, staff=staff, day=day, region_code=region_code)
 
 
 @router.get("/exports/movements", response_class=StreamingResponse,
-            responses={200: {"content": {media: {} for media in _MEDIA.values()}}})
+            responses={200: {"content": {media: {"schema": {"type": "string", "format": "binary"}}
+                                         for media in _MEDIA.values()}}},
+            summary="导出进出厂记录 Export movements (CSV, XLSX)")
 async def export_movements(
     request: Request, staff: ReaderDep, enterprise: OptionalEnterpriseInScope, session: SessionDep,
     start: FromDay, end: ToDay,
-    export_format: Annotated[Literal["csv", "xlsx"], Query(alias="format")] = "csv",
+    export_format: Annotated[Literal["csv", "xlsx"],
+                             Query(alias="format", description="csv (UTF-8 with BOM) or xlsx")] = "csv",
 ) -> StreamingResponse:
     """Movement records as a CSV or XLSX file, streamed, with Chinese headers and code labels."""
     if enterprise is not None:
@@ -52,11 +58,14 @@ async def export_movements(
                              headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
-@router.get("/enterprises/{code}/audit-sample")
+@router.get("/enterprises/{code}/audit-sample", response_model=AuditSample, response_model_exclude_unset=True,
+            summary="核查抽样 A random sample of movements for checking")
 async def audit_sample(
     request: Request, enterprise: EnterpriseInScope, session: SessionDep,
     start: FromDay, end: ToDay,
-    n: Annotated[int, Query(ge=1, le=500)] = 10, seed: Annotated[int | None, Query(ge=0, le=2**31 - 1)] = None,
+    n: Annotated[int, Query(ge=1, le=500, description="how many records to draw")] = 10,
+    seed: Annotated[int | None, Query(ge=0, le=2**31 - 1, description="draw the same sample again; default: a new "
+                                                                     "seed, given in the answer")] = None,
 ) -> dict[str, Any]:
     """n random movement records with links to their photos, for 核查; the same seed draws the same sample."""
     return counted(request, await service.audit_sample(session, enterprise=enterprise, start=start, end=end, n=n,
