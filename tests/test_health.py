@@ -34,3 +34,31 @@ async def test_every_answer_carries_the_security_headers(client, plant):
     api = await client.get("/api/v1/missing", params={"date": "2026-11-10"}, headers=plant.auth)
     assert api.status_code == 200 and api.headers["cache-control"] == "no-store"
     assert "default-src 'none'" in api.headers["content-security-policy"]
+
+
+async def test_large_json_answers_are_compressed_and_files_are_not(client, plant, engine):
+    from tests.conftest import staff_token
+    from tests.factories import batch, movement
+
+    await client.post("/api/v1/movements", headers=plant.auth,
+                      json=batch(plant, *(movement(recordId=f"GZ-{n}") for n in range(60))))
+    viewer = await staff_token(engine)
+    listed = await client.get("/api/v1/movements", params={"enterpriseCode": plant.code, "limit": 60},
+                              headers={**viewer, "Accept-Encoding": "gzip"})
+    assert listed.headers["content-encoding"] == "gzip" and len(listed.json()["items"]) == 60
+    assert int(listed.headers["content-length"]) * 3 < len(listed.content)  # httpx has decompressed it
+    plain = await client.get("/api/v1/movements", params={"enterpriseCode": plant.code, "limit": 60},
+                             headers={**viewer, "Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers and plain.json() == listed.json()
+    sheet = await client.get("/api/v1/exports/movements", headers={**viewer, "Accept-Encoding": "gzip"},
+                             params={"enterpriseCode": plant.code, "from": "2026-11-01", "to": "2026-11-30",
+                                     "format": "xlsx"})
+    assert sheet.status_code == 200 and "content-encoding" not in sheet.headers
+    small = await client.get("/healthz", headers={"Accept-Encoding": "gzip"})
+    assert "content-encoding" not in small.headers
+
+
+async def test_health_answers_head(client):
+    for path in ("/healthz", "/readyz"):
+        answer = await client.head(path)
+        assert answer.status_code == 200 and answer.content == b""
