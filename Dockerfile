@@ -15,12 +15,17 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    HJ1321_DATA_DIR=/tmp/hj1321
+    HJ1321_DATA_DIR=/tmp/hj1321 \
+    HJ1321_PHOTO_STORE=file:///data/photos
 
 COPY --from=build /dist /dist
 RUN pip install /dist/*.whl \
     && rm -rf /dist \
-    && useradd --system --uid 10001 --home-dir /tmp/hj1321 hj1321
+    && useradd --system --uid 10001 --home-dir /tmp/hj1321 hj1321 \
+    && mkdir -p /data/photos && chown -R hj1321 /data
+
+# Photo bytes: mount a volume here (or a share every replica mounts); the database holds only their metadata.
+VOLUME /data
 
 USER hj1321
 WORKDIR /tmp

@@ -34,6 +34,7 @@ from service.limits import InFlightLimiter, RateLimiter
 from service.observability import ObservabilityMiddleware, configure_logging
 from service.openapi import DESCRIPTION, TAGS, operation_id
 from service.photos.router import router as photos_router
+from service.photos.store import photo_store
 from service.queries.router import router as queries_router
 from service.reports.router import XLSX_MEDIA_TYPE
 from service.reports.router import router as reports_router
@@ -108,6 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         generate_unique_id_function=operation_id,
     )
     app.state.settings = settings
+    photo_store(settings)  # a bad HJ1321_PHOTO_STORE stops the start, not the first upload
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
     app.state.in_flight = InFlightLimiter(settings.max_requests_in_flight_per_enterprise)
     app.state.gateway_cache = CredentialCache[Gateway](settings.credential_cache_seconds)

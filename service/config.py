@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     database_url: str = Field(default="", validation_alias=AliasChoices("DATABASE_URL", "HJ1321_DATABASE_URL"))
     data_dir: Path = Path("var")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # Where photo bytes live (service/photos/store.py): empty for <data_dir>/photos, or file:///path.
+    photo_store: str = ""
     db_pool_size: int = 10
     # Every wait on the database is bounded; past a bound the answer is 503 + Retry-After, never a hang.
     db_pool_timeout_seconds: float = 5.0

@@ -34,8 +34,9 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url)
+def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    # The photo store lives under the data folder: the suite's own, never the checkout's var/.
+    return Settings(database_url=database_url, data_dir=tmp_path_factory.mktemp("data"))
 
 
 _APPS: list[FastAPI] = []

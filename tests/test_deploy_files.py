@@ -75,3 +75,5 @@ def test_dockerfile_keeps_its_promises():
     assert "COPY setup.py" in text or "setup.py" in text.split("COPY pyproject.toml", 1)[1].split("\n", 1)[0]
     assert "\nUSER hj1321" in text and 'CMD ["hj1321", "serve"' in text
     assert "\nHEALTHCHECK " in text and "/healthz" in text.split("\nHEALTHCHECK ", 1)[1]
+    # Photos live outside the database: in a volume, not in the container's throwaway layer.
+    assert "HJ1321_PHOTO_STORE=file:///data/photos" in text and "\nVOLUME /data" in text

@@ -36,8 +36,9 @@ def test_database_is_at_head(database_url):
     assert is_at_head(database_url)
 
 
-async def test_upgrading_a_database_of_the_previous_release_keeps_and_mends_its_data(tmp_path):
-    """Rows written under the previous schema get key and token ids, canonical content hashes, photo links."""
+async def test_upgrading_a_database_of_the_previous_release_keeps_and_mends_its_data(tmp_path, monkeypatch):
+    """Rows written under the previous schema get key and token ids, canonical content hashes, photo links;
+    photo bytes move out of the database into the photo store the service is configured with."""
     import asyncio
     import hashlib
 
@@ -45,9 +46,12 @@ async def test_upgrading_a_database_of_the_previous_release_keeps_and_mends_its_
     import rfc8785
     from alembic import command
 
+    from service.config import get_settings
     from service.embedded_db import start_embedded
     from service.migrate import alembic_config, upgrade_to_head
 
+    monkeypatch.setenv("HJ1321_PHOTO_STORE", f"file://{tmp_path / 'store'}")
+    get_settings.cache_clear()
     url = start_embedded(tmp_path / "db")
     await asyncio.to_thread(command.upgrade, alembic_config(url), "34de22359412")
     connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
@@ -64,7 +68,13 @@ async def test_upgrading_a_database_of_the_previous_release_keeps_and_mends_its_
             "late, content_hash, warnings, missing_fields, missing_photos) VALUES ($1, 1, now(), now(), 'R1', '1', "
             "'01', '1', '2026-11-20 08:01:02+08', '2026-11-20', '冀B12345', '1', 'sha256:' || repeat('a', 64), 30.0, "
             "false, false, '\\x00'::bytea, '[]', '{}', '{}')", enterprise)
+        photo = b"\x89PNG\r\n\x1a\n" + b"old photo"
+        digest = hashlib.sha256(photo).hexdigest()
+        await connection.execute("INSERT INTO photo (sha256, content_type, size_bytes, data, enterprise_id) "
+                                 "VALUES ($1, 'image/png', $2, $3, $4)", digest, len(photo), photo, enterprise)
         await asyncio.to_thread(upgrade_to_head, url)
+        assert (tmp_path / "store" / digest[:2] / digest[2:4] / digest).read_bytes() == photo
+        assert await connection.fetchval("SELECT received_at IS NOT NULL FROM photo WHERE sha256 = $1", digest)
         assert (await connection.fetchval("SELECT public_id FROM gateway_key")).startswith("key_")
         assert await connection.fetchval("SELECT public_id LIKE 'tok_%' AND expires_at > now() FROM staff_token")
         content = {"recordId": "R1", "gateNo": "1", "barrierNo": "01", "direction": "1",
@@ -76,3 +86,4 @@ async def test_upgrading_a_database_of_the_previous_release_keeps_and_mends_its_
                                          ) == enterprise
     finally:
         await connection.close()
+        get_settings.cache_clear()

@@ -22,6 +22,7 @@ from service.ingest.kinds import MOVEMENTS, RecordKind
 from service.ingest.payloads import ENTERPRISE_CODE_RE, M, issue, validate_record
 from service.ingest.rules import RuleContext
 from service.photos.service import PhotoBundle, store_and_find_missing
+from service.photos.store import photo_store
 from service.stats import repository as stats
 
 ACCEPTED, DUPLICATE, UPDATED, REJECTED = "accepted", "duplicate", "updated", "rejected"
@@ -115,7 +116,7 @@ async def ingest_batch(session: AsyncSession, *, kind: RecordKind, enterprise_id
     candidates, results = check_records(kind, records, ctx, photos, settings)
 
     missing, new_photo_bytes = await store_and_find_missing(
-        session, enterprise_id=enterprise_id, bundle=photos,
+        session, photo_store(settings), enterprise_id=enterprise_id, bundle=photos,
         referenced={sha for c in candidates for _, sha in c.photo_refs})
     for candidate in candidates:
         candidate.row["missing_photos"] = sorted({sha for _, sha in candidate.photo_refs if sha in missing})

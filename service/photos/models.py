@@ -1,21 +1,21 @@
 from datetime import datetime
 
-from sqlalchemy import DateTime, LargeBinary
+from sqlalchemy import DateTime
 from sqlmodel import Field, SQLModel
 
 
 class Photo(SQLModel, table=True):
     """A photo, addressed by the SHA-256 of its bytes (64 lowercase hex).
 
-    A row without data is a placeholder: a record names the photo but its bytes have not arrived.
-    The placeholder's row is where a record waiting for a photo and the photo's arrival meet, so
-    neither can miss the other (see repository.py).
+    The bytes are in the photo store (store.py), written before this row says they arrived. A row that
+    has not arrived (received_at null) is a placeholder: a record names the photo but its bytes have
+    not come. The placeholder's row is where a record waiting for a photo and the photo's arrival meet,
+    so neither can miss the other (see repository.py).
     """
 
     sha256: str = Field(primary_key=True)
     content_type: str | None = None
     size_bytes: int | None = None
-    data: bytes | None = Field(default=None, sa_type=LargeBinary)
     enterprise_id: int = Field(foreign_key="enterprise.id")  # the first to upload or name it
     received_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
 

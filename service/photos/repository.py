@@ -16,18 +16,18 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from service.db import run_sql
 from service.ingest.kinds import KINDS
 
+# The bytes are in the photo store already: this row only says they arrived.
 _STORE = text("""
-    INSERT INTO photo (sha256, content_type, size_bytes, data, enterprise_id, received_at)
-    SELECT h, t, s, d, :enterprise_id, now()
-    FROM unnest(CAST(:sha256 AS text[]), CAST(:content_type AS text[]), CAST(:size AS integer[]),
-                CAST(:data AS bytea[])) AS u(h, t, s, d)
+    INSERT INTO photo (sha256, content_type, size_bytes, enterprise_id, received_at)
+    SELECT h, t, s, :enterprise_id, now()
+    FROM unnest(CAST(:sha256 AS text[]), CAST(:content_type AS text[]), CAST(:size AS integer[])) AS u(h, t, s)
     ON CONFLICT (sha256) DO UPDATE
-        SET content_type = EXCLUDED.content_type, size_bytes = EXCLUDED.size_bytes, data = EXCLUDED.data,
+        SET content_type = EXCLUDED.content_type, size_bytes = EXCLUDED.size_bytes,
             received_at = EXCLUDED.received_at
-        WHERE photo.data IS NULL
+        WHERE photo.received_at IS NULL
     RETURNING sha256
 """)
-_HELD = text("SELECT sha256 FROM photo WHERE sha256 = ANY(CAST(:sha256 AS text[])) AND data IS NOT NULL")
+_HELD = text("SELECT sha256 FROM photo WHERE sha256 = ANY(CAST(:sha256 AS text[])) AND received_at IS NOT NULL")
 _PLACEHOLD = text("""
     INSERT INTO photo (sha256, enterprise_id)
     SELECT h, :enterprise_id FROM unnest(CAST(:sha256 AS text[])) AS h ORDER BY h
@@ -36,7 +36,7 @@ _PLACEHOLD = text("""
 """)
 # FOR SHARE waits for an arrival filling the row right now, then reads the filled version.
 _STILL_MISSING = text("""
-    SELECT sha256 FROM photo WHERE sha256 = ANY(CAST(:sha256 AS text[])) AND data IS NULL
+    SELECT sha256 FROM photo WHERE sha256 = ANY(CAST(:sha256 AS text[])) AND received_at IS NULL
     ORDER BY sha256 FOR SHARE
 """)
 # Every record kind that names photos keeps those not yet received in missing_photos; the kind's day
@@ -54,16 +54,15 @@ _RESOLVE = [
 
 
 async def store(session: AsyncSession, *, enterprise_id: int,
-                photos: Sequence[tuple[str, str, bytes]]) -> set[str]:
-    """Store (sha256, content_type, bytes) photos not held yet; returns the hashes stored now."""
+                photos: Sequence[tuple[str, str, int]]) -> set[str]:
+    """Record (sha256, content_type, size) photos not held yet as arrived; returns the hashes new now."""
     if not photos:
         return set()
     result = await run_sql(session, _STORE, {
         "enterprise_id": enterprise_id,
         "sha256": [p[0] for p in photos],
         "content_type": [p[1] for p in photos],
-        "size": [len(p[2]) for p in photos],
-        "data": [p[2] for p in photos],
+        "size": [p[2] for p in photos],
     })
     return set(result.scalars().all())
 
@@ -114,14 +113,14 @@ async def link(session: AsyncSession, *, enterprise_id: int, sha256s: Iterable[s
 
 
 _GET = text("""
-    SELECT p.content_type, p.data, EXISTS (
+    SELECT p.content_type, EXISTS (
         SELECT 1 FROM photo_enterprise AS pe JOIN enterprise AS e ON e.id = pe.enterprise_id
         WHERE pe.sha256 = p.sha256 AND starts_with(e.region_code, :region_prefix))
-    FROM photo AS p WHERE p.sha256 = :sha256 AND p.data IS NOT NULL
+    FROM photo AS p WHERE p.sha256 = :sha256 AND p.received_at IS NOT NULL
 """)
 
 
-async def get(session: AsyncSession, sha256: str, *, region_prefix: str) -> tuple[str, bytes, bool] | None:
-    """(content type, bytes, whether an enterprise in the region uploaded or named it) of a received photo."""
+async def get(session: AsyncSession, sha256: str, *, region_prefix: str) -> tuple[str, bool] | None:
+    """(content type, whether an enterprise in the region uploaded or named it) of a received photo."""
     row = (await run_sql(session, _GET, {"sha256": sha256, "region_prefix": region_prefix})).first()
-    return None if row is None else (row[0], row[1], row[2])
+    return None if row is None else (row[0], row[1])

@@ -1,6 +1,5 @@
 """Photo upload: the bytes of a photo that records name by its SHA-256."""
 
-import re
 from typing import Annotated
 
 import orjson
@@ -14,18 +13,15 @@ from service.db import SessionDep
 from service.errors import (
     GATEWAY_WRITE_ERRORS,
     STAFF_READ_ERRORS,
-    Forbidden,
-    NotFound,
     Unprocessable,
     UnsupportedMediaType,
 )
 from service.ingest.answers import PhotoStored
-from service.photos import repository
-from service.photos.service import put_photo
+from service.photos.service import SHA256_RE, put_photo, read_photo
+from service.photos.store import photo_store
 
 router = APIRouter(prefix="/api/v1")
 
-SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 _ACCEPTED_TYPES = ("image/jpeg", "image/png", "application/octet-stream")
 Sha256 = Annotated[str, Path(description="SHA-256 of the photo's bytes, 64 lowercase hex digits",
                              examples=["cb529927cf2ab81f10a4e253fc13b5a6074b004fb2cdb9c902dec29bf1677b79"])]
@@ -54,8 +50,9 @@ async def upload_photo(request: Request, gateway: GatewayDep,
                        upload: Annotated[tuple[str, bytes], Depends(photo_upload)], session: SessionDep) -> Response:
     """Upload a JPEG or PNG photo (at most 2 MiB) under the SHA-256 of its bytes."""
     sha256, data = upload
-    new = await put_photo(session, enterprise_id=gateway.enterprise_id, sha256=sha256, data=data,
-                          max_bytes=request.app.state.settings.max_photo_bytes)
+    settings = request.app.state.settings
+    new = await put_photo(session, photo_store(settings), enterprise_id=gateway.enterprise_id, sha256=sha256,
+                          data=data, max_bytes=settings.max_photo_bytes)
     if new:
         request.state.photo_bytes = len(data)
     body = orjson.dumps({"sha256": sha256, "size": len(data), "stored": new})
@@ -68,14 +65,8 @@ async def upload_photo(request: Request, gateway: GatewayDep,
 async def get_photo(request: Request, sha256: Sha256, staff: ReaderDep, session: SessionDep) -> Response:
     """The bytes of a photo that an enterprise in the caller's jurisdiction uploaded or named in a record."""
     note(request, target=sha256[:64])
-    found = await repository.get(session, sha256, region_prefix=staff.region_prefix) if SHA256_RE.match(sha256) \
-        else None
-    if found is None:
-        raise NotFound("no such photo", code="unknown_photo")
-    content_type, data, in_jurisdiction = found
-    if not in_jurisdiction:
-        raise Forbidden("no enterprise in your jurisdiction uploaded or named this photo",
-                        code="outside_jurisdiction")
+    content_type, data = await read_photo(session, photo_store(request.app.state.settings), sha256,
+                                          region_prefix=staff.region_prefix)
     # The type was sniffed from the bytes on arrival; the headers keep any browser from reading it as more.
     extension = "png" if content_type == "image/png" else "jpg"
     return Response(data, media_type=content_type,

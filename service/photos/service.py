@@ -3,19 +3,29 @@
 import base64
 import binascii
 import hashlib
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from service.errors import PayloadTooLarge, Unprocessable, UnsupportedMediaType
+from service.errors import (
+    Forbidden,
+    NotFound,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    Unprocessable,
+    UnsupportedMediaType,
+)
 from service.ingest.payloads import issue
 from service.photos import repository
+from service.photos.store import PhotoStore
 from service.stats import repository as stats
 
 JPEG_MAGIC = b"\xff\xd8\xff"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 REF_PREFIX = "sha256:"
+SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 _DATA_PREFIXES = ("data:image/jpeg;base64,", "data:image/png;base64,")
 
 
@@ -56,10 +66,13 @@ class PhotoBundle:
         return sha256, []
 
 
-async def store_and_find_missing(session: AsyncSession, *, enterprise_id: int, bundle: PhotoBundle,
-                                 referenced: set[str]) -> tuple[set[str], int]:
-    """Store the batch's inline photos; returns which referenced photos are missing, and the bytes stored."""
-    photos = [(sha256, content_type, data) for sha256, (content_type, data) in sorted(bundle.inline.items())]
+async def store_and_find_missing(session: AsyncSession, store: PhotoStore, *, enterprise_id: int,
+                                 bundle: PhotoBundle, referenced: set[str]) -> tuple[set[str], int]:
+    """Store the batch's inline photos; returns which referenced photos are missing, and the bytes stored.
+    The bytes are durable in the store before their rows, and so before the records naming them, commit."""
+    for sha256, (_, data) in sorted(bundle.inline.items()):
+        await store.put(sha256, data)
+    photos = [(sha256, content_type, len(data)) for sha256, (content_type, data) in sorted(bundle.inline.items())]
     new = await repository.store(session, enterprise_id=enterprise_id, photos=photos)
     await _resolve(session, new)
     missing = await repository.missing(session, enterprise_id=enterprise_id,
@@ -69,7 +82,7 @@ async def store_and_find_missing(session: AsyncSession, *, enterprise_id: int, b
     return missing, sum(len(bundle.inline[sha256][1]) for sha256 in new)
 
 
-async def put_photo(session: AsyncSession, *, enterprise_id: int, sha256: str, data: bytes,
+async def put_photo(session: AsyncSession, store: PhotoStore, *, enterprise_id: int, sha256: str, data: bytes,
                     max_bytes: int) -> bool:
     """Store an uploaded photo; True when it is new, False when it was already held."""
     if len(data) > max_bytes:
@@ -81,10 +94,28 @@ async def put_photo(session: AsyncSession, *, enterprise_id: int, sha256: str, d
     if actual != sha256:
         raise Unprocessable("the photo's SHA-256 does not match the path", code="hash_mismatch",
                             detail={"expected": sha256, "actual": actual})
-    new = await repository.store(session, enterprise_id=enterprise_id, photos=[(sha256, content_type, data)])
+    await store.put(sha256, data)
+    new = await repository.store(session, enterprise_id=enterprise_id, photos=[(sha256, content_type, len(data))])
     await _resolve(session, new)
     await repository.link(session, enterprise_id=enterprise_id, sha256s=[sha256])
     return bool(new)
+
+
+async def read_photo(session: AsyncSession, store: PhotoStore, sha256: str, *,
+                     region_prefix: str) -> tuple[str, bytes]:
+    """A received photo that an enterprise in the region uploaded or named: (content type, bytes)."""
+    found = await repository.get(session, sha256, region_prefix=region_prefix) if SHA256_RE.match(sha256) \
+        else None
+    if found is None:
+        raise NotFound("no such photo", code="unknown_photo")
+    content_type, in_jurisdiction = found
+    if not in_jurisdiction:
+        raise Forbidden("no enterprise in your jurisdiction uploaded or named this photo",
+                        code="outside_jurisdiction")
+    data = await store.get(sha256)
+    if data is None:  # the database says it arrived: the store (a mount, a bucket) is not answering for it
+        raise ServiceUnavailable("the photo store does not hold this photo now", code="photo_store_unavailable")
+    return content_type, data
 
 
 async def _resolve(session: AsyncSession, new: set[str]) -> None:

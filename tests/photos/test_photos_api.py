@@ -12,15 +12,24 @@ async def put(client, enterprise, data: bytes, *, sha256: str | None = None, con
                             headers={**enterprise.auth, "Content-Type": content_type})
 
 
-async def test_upload_is_201_then_200_and_the_bytes_are_kept(client, engine, plant):
+def held(settings, data: bytes) -> bytes | None:
+    """What the photo store holds under the bytes' hash: <data dir>/photos/ab/cd/abcd…."""
+    sha256 = sha256_hex(data)
+    path = settings.data_dir / "photos" / sha256[:2] / sha256[2:4] / sha256
+    return path.read_bytes() if path.exists() else None
+
+
+async def test_upload_is_201_then_200_and_the_bytes_are_kept(client, engine, plant, settings):
     data = png_bytes()
     first = await put(client, plant, data)
     assert first.status_code == 201 and first.json() == {"sha256": sha256_hex(data), "size": len(data),
                                                           "stored": True}
     again = await put(client, plant, data)
     assert again.status_code == 200 and again.json()["stored"] is False
-    stored = await scalar(engine, "SELECT data FROM photo WHERE sha256 = :h", h=sha256_hex(data))
-    assert bytes(stored) == data
+    assert held(settings, data) == data  # in the photo store; the database keeps only its metadata
+    assert await scalar(engine, "SELECT size_bytes FROM photo WHERE sha256 = :h", h=sha256_hex(data)) == len(data)
+    assert await scalar(engine, "SELECT count(*) FROM information_schema.columns "
+                                "WHERE table_name = 'photo' AND data_type = 'bytea'") == 0
     assert await scalar(engine, "SELECT content_type FROM photo WHERE sha256 = :h", h=sha256_hex(data)) \
         == "image/png"
 
@@ -58,14 +67,14 @@ async def test_upload_needs_a_key(client):
     assert response.status_code == 401
 
 
-async def test_inline_photo_is_stored_and_the_record_keeps_its_hash(client, engine, plant):
+async def test_inline_photo_is_stored_and_the_record_keeps_its_hash(client, engine, plant, settings):
     data = png_bytes()
     record = movement(passPhoto="data:image/png;base64," + base64.b64encode(data).decode())
     answer = (await client.post("/api/v1/movements", json=batch(plant, record), headers=plant.auth)).json()
     assert answer["results"][0]["status"] == "accepted"
     assert await scalar(engine, "SELECT pass_photo FROM movement WHERE record_id = :r", r=record["recordId"]) \
         == f"sha256:{sha256_hex(data)}"
-    assert bytes(await scalar(engine, "SELECT data FROM photo WHERE sha256 = :h", h=sha256_hex(data))) == data
+    assert held(settings, data) == data
     # The same record naming the photo by its hash is the same content.
     by_hash = {**record, "passPhoto": f"sha256:{sha256_hex(data)}"}
     again = (await client.post("/api/v1/movements", json=batch(plant, by_hash), headers=plant.auth)).json()
@@ -139,14 +148,15 @@ async def test_a_photo_arriving_beside_its_record_is_never_missed(client, engine
     assert waiting == 0
 
 
-async def test_a_named_photo_is_a_placeholder_until_its_bytes_arrive(client, engine, plant):
+async def test_a_named_photo_is_a_placeholder_until_its_bytes_arrive(client, engine, plant, settings):
     data = png_bytes()
     first = movement(passPhoto=f"sha256:{sha256_hex(data)}")
     second = movement(listPhoto=f"sha256:{sha256_hex(data)}")
     for record in (first, second):
         answer = (await client.post("/api/v1/movements", json=batch(plant, record), headers=plant.auth)).json()
         assert "photo_pending" in [w["code"] for w in answer["results"][0]["warnings"]]
-    assert await scalar(engine, "SELECT data IS NULL FROM photo WHERE sha256 = :h", h=sha256_hex(data)) is True
+    assert await scalar(engine, "SELECT received_at IS NULL FROM photo WHERE sha256 = :h", h=sha256_hex(data))
+    assert held(settings, data) is None
     stored = await put(client, plant, data)
     assert stored.status_code == 201 and stored.json()["stored"] is True
     assert await scalar(engine, "SELECT count(*) FROM movement WHERE enterprise_id = :e "
@@ -203,3 +213,27 @@ async def test_a_photo_is_served_so_no_browser_runs_it(client, engine, plant):
     assert "sandbox" in response.headers["content-security-policy"]
     assert response.headers["content-disposition"] == f'inline; filename="{sha256_hex(disguised)}.jpg"'
     assert response.headers["cache-control"] == "no-store"
+
+
+async def test_the_store_writes_whole_files_under_sharded_names_and_a_lost_file_is_503(client, engine, plant,
+                                                                                       settings):
+    from tests.conftest import staff_token
+
+    data = png_bytes()
+    assert (await put(client, plant, data)).status_code == 201
+    sha256 = sha256_hex(data)
+    folder = settings.data_dir / "photos" / sha256[:2] / sha256[2:4]
+    assert [p.name for p in folder.iterdir()] == [sha256]  # no temporary file left beside it
+    viewer = await staff_token(engine)
+    assert (await client.get(f"/api/v1/photos/{sha256}", headers=viewer)).content == data
+    (folder / sha256).unlink()  # a disk or a mount lost it: the database still says it arrived
+    lost = await client.get(f"/api/v1/photos/{sha256}", headers=viewer)
+    assert lost.status_code == 503 and lost.json()["error"] == "photo_store_unavailable"
+
+
+def test_an_unknown_photo_store_stops_the_start_in_one_line(tmp_path):
+    from tests.serving import hj1321_env, run_hj1321
+
+    result = run_hj1321(["serve"], tmp_path, hj1321_env(HJ1321_PHOTO_STORE="s3://bucket/photos"))
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "HJ1321_PHOTO_STORE='s3://bucket/photos'" in result.stderr

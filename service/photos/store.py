@@ -1,0 +1,96 @@
+"""Where photo bytes live: a content-addressed store outside the database, which keeps only each photo's
+metadata (type, size, who sent or named it, when it arrived).
+
+Two photos a pass, ~100 KB each, is hundreds of gigabytes a day for a province: carried by the database,
+they would weigh on its backups, replicas and vacuum. The store is one small interface; the filesystem
+store is the default (a local disk, or a shared mount when several hosts serve). An S3-compatible object
+store (what a province would run) is a class with the same three methods, `put` idempotent and durable
+when it returns, chosen by HJ1321_PHOTO_STORE's scheme in `photo_store`.
+"""
+
+import asyncio
+import os
+import uuid
+from functools import lru_cache
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import urlparse
+
+from service.config import ConfigurationError, Settings
+
+
+class PhotoStore(Protocol):
+    async def put(self, sha256: str, data: bytes) -> None:
+        """Keep the bytes under their hash; durable when this returns, a no-op when already held."""
+
+    async def get(self, sha256: str) -> bytes | None:
+        """The bytes, or None when the store does not hold them."""
+
+    async def delete(self, sha256: str) -> None:
+        """Forget the bytes (retention); a no-op when not held."""
+
+
+class FilePhotoStore:
+    """root/ab/cd/abcd…: two levels of 256 directories keep every directory small at billions of photos.
+
+    A photo is written to a temporary name in its directory, fsynced, renamed into place and the directory
+    fsynced, so a reader sees the whole photo or none, and a crash never leaves half of one under its hash.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def path(self, sha256: str) -> Path:
+        return self.root / sha256[:2] / sha256[2:4] / sha256
+
+    def write(self, sha256: str, data: bytes) -> None:
+        target = self.path(sha256)
+        if target.exists():
+            return
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temporary = target.parent / f".{sha256}.{uuid.uuid4().hex}.tmp"
+        with open(temporary, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, target)
+        directory = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+
+    def read(self, sha256: str) -> bytes | None:
+        try:
+            return self.path(sha256).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def remove(self, sha256: str) -> None:
+        self.path(sha256).unlink(missing_ok=True)
+
+    # The event loop must not wait on the disk: fsync alone can take milliseconds.
+    async def put(self, sha256: str, data: bytes) -> None:
+        await asyncio.to_thread(self.write, sha256, data)
+
+    async def get(self, sha256: str) -> bytes | None:
+        return await asyncio.to_thread(self.read, sha256)
+
+    async def delete(self, sha256: str) -> None:
+        await asyncio.to_thread(self.remove, sha256)
+
+
+def photo_store(settings: Settings) -> FilePhotoStore:
+    """The store HJ1321_PHOTO_STORE names: empty for <data dir>/photos, or file:///absolute/path."""
+    return _store(settings.photo_store, str(settings.data_dir.resolve()))
+
+
+@lru_cache
+def _store(url: str, data_dir: str) -> FilePhotoStore:
+    if not url:
+        return FilePhotoStore(Path(data_dir) / "photos")
+    parsed = urlparse(url)
+    if parsed.scheme == "file" and parsed.path.startswith("/"):
+        return FilePhotoStore(Path(parsed.path))
+    raise ConfigurationError(f"HJ1321_PHOTO_STORE={url!r}: only file:///absolute/path is built in; an object "
+                             "store is a PhotoStore class in service/photos/store.py")
