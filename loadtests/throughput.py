@@ -195,8 +195,8 @@ async def hold_photos(dsn: str, hashes: list[str]) -> None:
     connection = await asyncpg.connect(plain_dsn(dsn))
     enterprise_id = await connection.fetchval("SELECT min(id) FROM enterprise")
     await connection.execute(
-        "INSERT INTO photo (sha256, content_type, size_bytes, data, enterprise_id, received_at) "
-        "SELECT h, 'image/jpeg', 4, '\\xffd8ffe0'::bytea, $2, now() FROM unnest($1::text[]) AS h "
+        "INSERT INTO photo (sha256, content_type, size_bytes, enterprise_id, received_at) "
+        "SELECT h, 'image/jpeg', 4, $2, now() FROM unnest($1::text[]) AS h "
         "ON CONFLICT DO NOTHING", hashes, enterprise_id)
     await connection.close()
 

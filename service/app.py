@@ -30,7 +30,7 @@ from service.errors import ServiceUnavailable, Unauthorized, error_responses, in
 from service.evidence.router import router as evidence_router
 from service.http_guard import HttpGuardMiddleware
 from service.ingest.router import router as ingest_router
-from service.limits import InFlightLimiter, RateLimiter
+from service.limits import BackfillLane, InFlightLimiter, RateLimiter
 from service.observability import ObservabilityMiddleware, configure_logging
 from service.openapi import DESCRIPTION, TAGS, operation_id
 from service.photos.router import router as photos_router
@@ -112,6 +112,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     photo_store(settings)  # a bad HJ1321_PHOTO_STORE stops the start, not the first upload
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
     app.state.in_flight = InFlightLimiter(settings.max_requests_in_flight_per_enterprise)
+    app.state.backfill_lane = BackfillLane(
+        capacity=settings.db_pool_size, reserve=settings.backfill_reserve_connections,
+        max_backfill=settings.backfill_max_in_flight if settings.backfill_max_in_flight > 0 else 10**9)
     app.state.gateway_cache = CredentialCache[Gateway](settings.credential_cache_seconds)
     app.state.staff_cache = CredentialCache[Staff](settings.credential_cache_seconds)
     install_error_handlers(app, retry_after_seconds=settings.retry_after_seconds)

@@ -51,3 +51,33 @@ class InFlightLimiter:
         self._in_flight[key] -= 1
         if self._in_flight[key] <= 0:
             del self._in_flight[key]
+
+
+@dataclass
+class BackfillLane:
+    """Live passes first. After an outage hundreds of gateways re-send days of records (补传) while the
+    other gates keep posting what passes now; the re-sent batches must not take the places the live ones
+    need. A backfill batch takes a place only while this worker has fewer than `max_backfill` of them in
+    flight and more than `reserve` of its `capacity` places free; otherwise it is told to come back (429,
+    Retry-After). A live batch is never turned away here."""
+
+    capacity: int
+    reserve: int
+    max_backfill: int
+    _live: int = 0
+    _backfill: int = 0
+
+    def enter(self, backfill: bool) -> bool:
+        if backfill:
+            if self._backfill >= self.max_backfill or self._live + self._backfill >= self.capacity - self.reserve:
+                return False
+            self._backfill += 1
+        else:
+            self._live += 1
+        return True
+
+    def leave(self, backfill: bool) -> None:
+        if backfill:
+            self._backfill -= 1
+        else:
+            self._live -= 1

@@ -31,6 +31,8 @@ RECORD_ERRORS = Counter("hj1321_record_errors_total", "Errors that rejected a re
                         ["kind", "code"])
 BATCH_RECORDS = Histogram("hj1321_batch_records", "Records per posted batch", ["kind"],
                           buckets=(1, 2, 5, 10, 25, 50, 100, 200, 300, 400, 500))
+BACKFILL_DEFERRED = Counter("hj1321_backfill_deferred_total",
+                            "补传 batches told to come back later so that live passes went first", ["kind"])
 PHOTO_BYTES = Counter("hj1321_photo_bytes_total", "Bytes of photos newly stored", ["source"])
 DB_POOL_IN_USE = Gauge("hj1321_db_pool_connections_in_use", "Database connections checked out of the pool",
                        multiprocess_mode="livesum")

@@ -86,7 +86,7 @@ ENTERPRISE_CODE_RE = re.compile(ENTERPRISE_CODE_PATTERN)
 INLINE_PHOTO_MAX_CHARS = 1_398_200
 
 
-def _parse_time(value: Any) -> datetime:
+def parse_time(value: Any) -> datetime:
     """yyyy-MM-dd HH:mm:ss in Beijing time, or RFC 3339 with an explicit offset; kept as Beijing time."""
     if not isinstance(value, str):
         raise PydanticCustomError("invalid_type", "must be a string")
@@ -134,7 +134,7 @@ Text16 = Annotated[str, StringConstraints(max_length=16, pattern=TEXT_PATTERN)]
 Text32 = Annotated[str, StringConstraints(max_length=32, pattern=TEXT_PATTERN)]
 Text64 = Annotated[str, StringConstraints(max_length=64, pattern=TEXT_PATTERN)]
 Text100 = Annotated[str, StringConstraints(max_length=100, pattern=TEXT_PATTERN)]
-Time = Annotated[datetime, PlainValidator(_parse_time, json_schema_input_type=str)]
+Time = Annotated[datetime, PlainValidator(parse_time, json_schema_input_type=str)]
 Day = Annotated[date, PlainValidator(_parse_date, json_schema_input_type=str)]
 PhotoRef = Annotated[str, StringConstraints(max_length=INLINE_PHOTO_MAX_CHARS, pattern=PHOTO_PATTERN)]
 RecordId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z_-]+$")]

@@ -1,6 +1,6 @@
 """Gateway write endpoints: the three ledgers, clean-mode volumes, and the heartbeat."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -8,13 +8,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from service import metrics
 from service.auth.dependencies import GatewayDep
 from service.auth.service import Gateway
 from service.body import JsonBody
 from service.contract import HEARTBEAT_SCHEMA
 from service.db import SessionDep
 from service.enterprises import service as enterprises
-from service.errors import GATEWAY_WRITE_ERRORS
+from service.errors import GATEWAY_WRITE_ERRORS, TooManyRequests
 from service.ingest.answers import HeartbeatAnswer
 from service.ingest.kinds import (
     CLEAN_TRANSPORT_VOLUMES,
@@ -25,7 +26,7 @@ from service.ingest.kinds import (
 )
 from service.ingest.openapi import batch_body, batch_responses, json_body
 from service.ingest.payloads import HeartbeatIn
-from service.ingest.service import gateway_document, ingest_batch, records_of
+from service.ingest.service import gateway_document, ingest_batch, is_backfill, records_of
 
 router = APIRouter(prefix="/api/v1", tags=["gateway"])
 
@@ -38,8 +39,20 @@ async def _post_batch(kind: RecordKind, request: Request, gateway: Gateway, body
                       session: AsyncSession) -> Response:
     settings = request.app.state.settings
     records = records_of(body, enterprise_code=gateway.enterprise_code, max_records=settings.max_batch_records)
-    outcome = await ingest_batch(session, kind=kind, enterprise_id=gateway.enterprise_id, records=records,
-                                 settings=settings, now=datetime.now(UTC), region_code=gateway.region_code)
+    now = datetime.now(UTC)
+    backfill = is_backfill(kind, records, now=now,
+                           timeliness_window=timedelta(seconds=settings.timeliness_window_seconds))
+    lane = request.app.state.backfill_lane
+    if not lane.enter(backfill):
+        metrics.BACKFILL_DEFERRED.labels(kind.name).inc()
+        raise TooManyRequests("live passes go first while the service is busy: re-send this 补传 batch after "
+                              "Retry-After", code="backfill_deferred",
+                              headers={"Retry-After": "1"})  # places free up within a batch's time
+    try:
+        outcome = await ingest_batch(session, kind=kind, enterprise_id=gateway.enterprise_id, records=records,
+                                     settings=settings, now=now, region_code=gateway.region_code)
+    finally:
+        lane.leave(backfill)
     request.state.batch_outcome = outcome
     return _json(outcome.answer())
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from pydantic_core import PydanticCustomError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.config import Settings
@@ -19,7 +20,7 @@ from service.errors import Forbidden, PayloadTooLarge, Unprocessable
 from service.ingest import repository
 from service.ingest.content import content_digest, receipt
 from service.ingest.kinds import MOVEMENTS, RecordKind
-from service.ingest.payloads import ENTERPRISE_CODE_RE, M, issue, validate_record
+from service.ingest.payloads import ENTERPRISE_CODE_RE, M, issue, parse_time, validate_record
 from service.ingest.rules import RuleContext
 from service.photos.service import PhotoBundle, store_and_find_missing
 from service.photos.store import photo_store
@@ -90,6 +91,26 @@ def _check(kind: RecordKind, index: int, raw: Any, ctx: RuleContext, photos: Pho
     warnings = kind.warnings(record)
     row.update(content_hash=content_hash, warnings=warnings, missing_fields=kind.missing(record))
     return Candidate(index=index, key=row[kind.key_column], row=row, photo_refs=refs, warnings=warnings)
+
+
+def is_backfill(kind: RecordKind, records: list[Any], *, now: datetime, timeliness_window: timedelta) -> bool:
+    """Whether a batch is mostly 补传: records flagged reupload, or passed longer ago than the timeliness
+    window. Such a batch can wait for the live ones when the service is busy; a ledger never waits."""
+    if not kind.reports_late:
+        return False
+    oldest_live = now - timeliness_window
+    late = 0
+    for record in records:
+        if not isinstance(record, dict):
+            continue
+        if record.get("reupload") is True:
+            late += 1
+            continue
+        try:
+            late += parse_time(record.get("passTime")) < oldest_live
+        except PydanticCustomError:
+            pass  # rejected later, with its reason; it does not make the batch backfill
+    return late * 2 > len(records)
 
 
 def check_records(kind: RecordKind, records: list[Any], ctx: RuleContext, photos: PhotoBundle,

@@ -1,0 +1,80 @@
+"""Live passes first: when the worker is busy, 补传 batches are told to come back; live ones never are."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from service.ingest.kinds import INPLANT_VEHICLES, MOVEMENTS
+from service.ingest.service import is_backfill
+from service.limits import BackfillLane
+from tests.conftest import scalar
+from tests.factories import batch, beijing, inplant_vehicle, movement
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+WINDOW = timedelta(minutes=10)
+
+
+def test_a_batch_is_backfill_when_most_of_it_is_flagged_or_old():
+    fresh, old = beijing(NOW - timedelta(minutes=1)), beijing(NOW - timedelta(hours=3))
+    cases = [
+        ([{"passTime": fresh}] * 3, False),
+        ([{"passTime": old}] * 3, True),
+        ([{"passTime": fresh, "reupload": True}] * 2, True),
+        ([{"passTime": old}, {"passTime": fresh}], False),  # half is not most
+        ([{"passTime": old}, {"passTime": old}, {"passTime": fresh}], True),
+        ([{"passTime": "not a time"}, "not a record", {"passTime": old}], False),
+        ([{"passTime": beijing(NOW - WINDOW + timedelta(seconds=1))}], False),  # inside the window: live
+    ]
+    for records, expected in cases:
+        assert is_backfill(MOVEMENTS, records, now=NOW, timeliness_window=WINDOW) is expected, records
+    assert is_backfill(INPLANT_VEHICLES, [{"reupload": True}], now=NOW, timeliness_window=WINDOW) is False
+
+
+def test_the_lane_keeps_places_for_live_batches():
+    lane = BackfillLane(capacity=6, reserve=2, max_backfill=3)
+    assert [lane.enter(True) for _ in range(4)] == [True, True, True, False]  # at most 3 backfill
+    assert lane.enter(False)  # 4 of 6 taken: live goes ahead
+    assert not lane.enter(True) and lane.enter(False) and lane.enter(False)  # live past the reserve too
+    lane.leave(True)
+    assert not lane.enter(True)  # 2 backfill + 3 live = 5 > 6 - 2: still busy for backfill
+    for _ in range(3):
+        lane.leave(False)
+    assert lane.enter(True)
+
+
+@pytest.fixture
+def busy(app):
+    """This worker already carries as much backfill as it takes."""
+    lane = app.state.backfill_lane
+    taken = 0
+    while lane.enter(True):
+        taken += 1
+    yield
+    for _ in range(taken):
+        lane.leave(True)
+
+
+async def test_when_busy_a_backfill_batch_is_429_and_a_live_one_is_stored(client, engine, plant, busy):
+    from prometheus_client import REGISTRY
+
+    def deferred() -> float:
+        return REGISTRY.get_sample_value("hj1321_backfill_deferred_total", {"kind": "movements"}) or 0.0
+
+    before = deferred()
+    old = [movement(passTime=beijing(datetime.now(UTC) - timedelta(days=2)), reupload=True) for _ in range(3)]
+    refused = await client.post("/api/v1/movements", json=batch(plant, *old), headers=plant.auth)
+    assert refused.status_code == 429 and refused.json()["error"] == "backfill_deferred"
+    assert int(refused.headers["Retry-After"]) > 0 and deferred() == before + 1
+    assert await scalar(engine, "SELECT count(*) FROM movement WHERE record_id = ANY(:ids)",
+                        ids=[r["recordId"] for r in old]) == 0
+    live = await client.post("/api/v1/movements", json=batch(plant, movement()), headers=plant.auth)
+    assert live.status_code == 200 and live.json()["accepted"] == 1
+    ledger = await client.post("/api/v1/inplant-vehicles", json=batch(plant, inplant_vehicle()), headers=plant.auth)
+    assert ledger.status_code == 200
+
+
+async def test_a_backfill_batch_goes_ahead_when_the_worker_has_room(client, plant):
+    old = [movement(passTime=beijing(datetime.now(UTC) - timedelta(days=2))) for _ in range(3)]
+    answer = await client.post("/api/v1/movements", json=batch(plant, *old), headers=plant.auth)
+    assert answer.status_code == 200 and answer.json()["accepted"] == 3
+    assert {r["late"] for r in answer.json()["results"]} == {True}
