@@ -99,8 +99,10 @@ def is_backfill(kind: RecordKind, records: list[Any], *, now: datetime, timeline
     if not kind.reports_late:
         return False
     oldest_live = now - timeliness_window
+    # Twenty records spread over the batch tell as well as five hundred, at a twenty-fifth of the parsing.
+    sample = records[::max(1, len(records) // 20)]
     late = 0
-    for record in records:
+    for record in sample:
         if not isinstance(record, dict):
             continue
         if record.get("reupload") is True:
@@ -110,7 +112,7 @@ def is_backfill(kind: RecordKind, records: list[Any], *, now: datetime, timeline
             late += parse_time(record.get("passTime")) < oldest_live
         except PydanticCustomError:
             pass  # rejected later, with its reason; it does not make the batch backfill
-    return late * 2 > len(records)
+    return late * 2 > len(sample)
 
 
 def check_records(kind: RecordKind, records: list[Any], ctx: RuleContext, photos: PhotoBundle,
