@@ -148,13 +148,18 @@ async def test_times_without_offset_are_beijing_time(client, engine, plant):
     assert stored == "2026-01-04 23:30:00"
 
 
-async def test_future_and_expired_pass_times_are_rejected(client, engine, plant):
+async def test_future_and_expired_pass_times_are_rejected(settings, plant):
+    from service.app import create_app
+
+    app = create_app(settings.model_copy(update={"retention_months": 24}))  # the default, as deployed
     now = datetime.now(BEIJING)
     records = [movement(passTime=beijing(now + timedelta(minutes=10))),
                movement(passTime=beijing(now + timedelta(minutes=3))),
                movement(passTime=beijing(now - timedelta(days=25 * 31))),
                movement(passTime=beijing(now - timedelta(days=23 * 31)))]
-    answer = (await post(client, plant, "movements", batch(plant, *records))).json()
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        answer = (await post(client, plant, "movements", batch(plant, *records))).json()
     assert [(r["status"], [e["code"] for e in r.get("errors", [])]) for r in answer["results"]] == [
         ("rejected", ["future_time"]), ("accepted", []), ("rejected", ["beyond_retention"]), ("accepted", [])]
 
