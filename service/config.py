@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     max_requests_in_flight_per_enterprise: int = 8
     # Backfill (records flagged 补传 or passed longer ago than the timeliness window) in flight per worker,
     # and the database connections it must leave free for live passes; 0 turns the lane off.
-    backfill_max_in_flight: int = 3
+    backfill_max_in_flight: int = 2
     backfill_reserve_connections: int = 3
     max_batch_records: int = 500
     max_photo_bytes: int = 2 * 1024 * 1024

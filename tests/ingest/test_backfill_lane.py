@@ -78,3 +78,26 @@ async def test_a_backfill_batch_goes_ahead_when_the_worker_has_room(client, plan
     answer = await client.post("/api/v1/movements", json=batch(plant, *old), headers=plant.auth)
     assert answer.status_code == 200 and answer.json()["accepted"] == 3
     assert {r["late"] for r in answer.json()["results"]} == {True}
+
+
+async def test_checking_a_large_batch_lets_other_requests_in_between(settings):
+    """A 500-record batch is pure Python for tens of milliseconds: it must not hold the event loop whole."""
+    import asyncio
+
+    from service.ingest.service import check_batch, rule_context
+    from service.photos.service import PhotoBundle
+
+    order: list[str] = []
+
+    async def live_request() -> None:
+        order.append("live")
+
+    records = [movement() for _ in range(200)]
+    waiting = asyncio.create_task(live_request())
+    candidates, results = await check_batch(MOVEMENTS, records, rule_context(settings, datetime.now(UTC)),
+                                            PhotoBundle(), settings)
+    order.append("batch checked")
+    await waiting
+    assert order == ["live", "batch checked"]
+    assert len(candidates) == 200 and [r for r in results if r] == []
+    assert [c.index for c in candidates] == list(range(200))
