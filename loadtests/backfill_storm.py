@@ -29,7 +29,7 @@ import httpx
 import orjson
 
 from loadtests.generator import RecordGenerator
-from loadtests.throughput import hold_photos, percentile, register, start_service
+from loadtests.throughput import hold_photos, open_loop, percentile, register, start_service
 from service.embedded_db import start_embedded
 from service.migrate import upgrade_to_head
 
@@ -65,14 +65,7 @@ def live_load(base: str, bodies: list[tuple[str, dict[str, Any]]], rate: float, 
                     statuses[0] += 1  # counted as an answer that never came
                 latencies.append(time.perf_counter() - started)
 
-            began = time.perf_counter()
-            tasks = []
-            for n in range(len(bodies)):
-                delay = began + n / rate - time.perf_counter()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                tasks.append(asyncio.create_task(one(n)))
-            await asyncio.gather(*tasks)
+            await open_loop(len(bodies), rate, one)
         return latencies, statuses
 
     out.send(asyncio.run(run()))

@@ -26,7 +26,7 @@ import httpx
 import orjson
 
 from loadtests.generator import RecordGenerator
-from loadtests.throughput import percentile, register, start_service
+from loadtests.throughput import open_loop, percentile, register, start_service
 from service.embedded_db import start_embedded
 from service.migrate import upgrade_to_head
 
@@ -66,14 +66,7 @@ async def workload(base: str, plants: list[tuple[int, str, str]], token: str, ra
             latencies.append(time.perf_counter() - started)
             statuses[response.status_code] += 1
 
-        tasks = []
-        start = time.perf_counter()
-        for n in range(rate * seconds):
-            delay = start + n / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(n)))
-        await asyncio.gather(*tasks)
+        await open_loop(rate * seconds, rate, one)
     return latencies, statuses
 
 

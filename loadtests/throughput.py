@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Coroutine
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -149,19 +150,23 @@ async def run_single_records(base: str, enterprises: list[tuple[int, str, str]],
             latencies.append(time.perf_counter() - started)
             failures += response.status_code != 200
 
-        tasks = []
-        start = time.perf_counter()
-        for n in range(rate * seconds):
-            # Open loop: requests leave on schedule whether or not earlier ones have come back.
-            delay = start + n / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            generator, key = generators[n % len(generators)]
-            tasks.append(asyncio.create_task(one(generator, key)))
-        await asyncio.gather(*tasks)
+        await open_loop(rate * seconds, rate, lambda n: one(*generators[n % len(generators)]))
     if failures:
         raise SystemExit(f"{failures} single-record posts failed")
     return latencies
+
+
+async def open_loop(count: int, rate: float, request: Callable[[int], Coroutine[Any, Any, None]]) -> None:
+    """Start request(0..count-1) on a fixed schedule, `rate` a second, whether or not earlier ones have come
+    back (open loop: a slow service does not slow the load down), then wait for them all."""
+    tasks: list[asyncio.Task[None]] = []
+    start = time.perf_counter()
+    for n in range(count):
+        delay = start + n / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(request(n)))
+    await asyncio.gather(*tasks)
 
 
 def percentile(values: list[float], p: float) -> float:
