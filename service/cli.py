@@ -201,21 +201,21 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _admin(work: Callable[[Any, Any, Any], Awaitable[T]]) -> T:
+def as_admin(work: Callable[[Any, Any, Any], Awaitable[T]]) -> T:
     """Run an administrative action as the command line (national, audited as actor `cli`)."""
     from service.admin import service as admin
 
     return _in_session(_database_url(get_settings()), lambda session: work(admin, session, _acting()))
 
 
-def _table(rows: list[dict[str, Any]], columns: list[str]) -> None:
+def print_table(rows: list[dict[str, Any]], columns: list[str]) -> None:
     print("\t".join(columns))
     for row in rows:
         print("\t".join("" if row.get(c) is None else str(row.get(c)) for c in columns))
 
 
 def cmd_enterprise_add(args: argparse.Namespace) -> int:
-    created = _admin(lambda admin, session, acting: admin.create_enterprise(
+    created = as_admin(lambda admin, session, acting: admin.create_enterprise(
         session, acting, code=args.code, name=args.name, region_code=args.region, industry=args.industry,
         now=datetime.now(UTC), key_days=args.days))
     print(f"enterprise {args.code} registered; gateway key {created['key']['id']} "
@@ -225,13 +225,13 @@ def cmd_enterprise_add(args: argparse.Namespace) -> int:
 
 
 def cmd_enterprise_list(args: argparse.Namespace) -> int:
-    _table(_admin(lambda admin, session, acting: admin.list_enterprises(session, acting)),
+    print_table(as_admin(lambda admin, session, acting: admin.list_enterprises(session, acting)),
            ["code", "name", "regionCode", "industry", "disabled", "keyCount", "lastSeenAt"])
     return 0
 
 
 def cmd_enterprise_disable(args: argparse.Namespace) -> int:
-    changed = _admin(lambda admin, session, acting: admin.change_enterprise(
+    changed = as_admin(lambda admin, session, acting: admin.change_enterprise(
         session, acting, code=args.code, now=datetime.now(UTC), disabled=not args.enable))
     print(f"enterprise {args.code} {'disabled: its keys no longer work' if changed['disabled'] else 'enabled'}")
     return 0
@@ -240,11 +240,11 @@ def cmd_enterprise_disable(args: argparse.Namespace) -> int:
 def cmd_enterprise_key(args: argparse.Namespace) -> int:
     if args.revoke:
         key_id = None if args.revoke == "all" else args.revoke
-        revoked = _admin(lambda admin, session, acting: admin.revoke_keys(
+        revoked = as_admin(lambda admin, session, acting: admin.revoke_keys(
             session, acting, code=args.code, key_id=key_id, now=datetime.now(UTC)))
         print(f"revoked {len(revoked)} key(s) of {args.code}: {', '.join(revoked) or '-'}")
         return 0
-    issued = _admin(lambda admin, session, acting: admin.issue_key(
+    issued = as_admin(lambda admin, session, acting: admin.issue_key(
         session, acting, code=args.code, now=datetime.now(UTC), days=args.days))
     print(f"new gateway key {issued['id']} of {args.code} (expires {issued['expiresAt'] or 'never'}; "
           f"earlier keys keep working), its secret shown once:")
@@ -253,13 +253,13 @@ def cmd_enterprise_key(args: argparse.Namespace) -> int:
 
 
 def cmd_enterprise_keys(args: argparse.Namespace) -> int:
-    _table(_admin(lambda admin, session, acting: admin.list_keys(session, acting, code=args.code)),
+    print_table(as_admin(lambda admin, session, acting: admin.list_keys(session, acting, code=args.code)),
            ["id", "createdAt", "expiresAt", "lastUsedAt", "revokedAt"])
     return 0
 
 
 def cmd_staff_add(args: argparse.Namespace) -> int:
-    issued = _admin(lambda admin, session, acting: admin.issue_staff(
+    issued = as_admin(lambda admin, session, acting: admin.issue_staff(
         session, acting, name=args.name, role=args.role, region_code=args.region, now=datetime.now(UTC),
         days=args.days))
     scope = f"region {args.region}" if args.region else "national"
@@ -270,13 +270,13 @@ def cmd_staff_add(args: argparse.Namespace) -> int:
 
 
 def cmd_staff_list(args: argparse.Namespace) -> int:
-    _table(_admin(lambda admin, session, acting: admin.list_staff(session, acting)),
+    print_table(as_admin(lambda admin, session, acting: admin.list_staff(session, acting)),
            ["id", "name", "role", "regionCode", "createdAt", "createdBy", "expiresAt", "lastUsedAt", "revokedAt"])
     return 0
 
 
 def cmd_staff_revoke(args: argparse.Namespace) -> int:
-    _admin(lambda admin, session, acting: admin.revoke_staff(session, acting, token_id=args.token_id,
+    as_admin(lambda admin, session, acting: admin.revoke_staff(session, acting, token_id=args.token_id,
                                                              now=datetime.now(UTC)))
     print(f"staff token {args.token_id} revoked")
     return 0

@@ -18,12 +18,6 @@ BATCH_SCHEMAS = {
     "nonroad-machinery": "nonroad-machinery.batch.json",
     "clean-transport-volumes": "clean-transport-volumes.batch.json",
 }
-RECORD_SCHEMAS = {
-    "movements": "movement.record.json",
-    "inplant-vehicles": "inplant-vehicle.record.json",
-    "nonroad-machinery": "nonroad-machinery.record.json",
-    "clean-transport-volumes": "clean-transport-volume.record.json",
-}
 HEARTBEAT_SCHEMA = "heartbeat.json"
 MANIFEST_SCHEMA = "manifest.json"
 

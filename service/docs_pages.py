@@ -4,7 +4,7 @@
 from importlib.resources import files
 
 from fastapi import FastAPI
-from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -25,17 +25,13 @@ def install_docs(app: FastAPI) -> None:
     @app.get("/docs", include_in_schema=False)
     async def swagger_ui() -> HTMLResponse:
         page = get_swagger_ui_html(
-            openapi_url=openapi_url, title=f"{app.title} API", oauth2_redirect_url="/docs/oauth2-redirect",
+            openapi_url=openapi_url, title=f"{app.title} API",
             swagger_js_url=f"{STATIC_URL}/swagger-ui-bundle.js", swagger_css_url=f"{STATIC_URL}/swagger-ui.css",
             swagger_favicon_url=f"{STATIC_URL}/favicon.png",
             swagger_ui_parameters={"persistAuthorization": True, "displayOperationId": True,
                                    "defaultModelsExpandDepth": 0, "tryItOutEnabled": False})
         page.headers.update(headers)
         return page
-
-    @app.get("/docs/oauth2-redirect", include_in_schema=False)
-    async def swagger_ui_redirect() -> HTMLResponse:
-        return get_swagger_ui_oauth2_redirect_html()
 
     @app.get("/redoc", include_in_schema=False)
     async def redoc() -> HTMLResponse:

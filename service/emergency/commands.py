@@ -46,7 +46,7 @@ def cmd_grade_set(args: argparse.Namespace) -> int:
                                        valid_from=body.validFrom, now=datetime.now(UTC))
 
     print(f"enterprise {args.code}: grade {body.grade} from {body.validFrom}; in force today: "
-          f"{cli._admin(work)['current']}")
+          f"{cli.as_admin(work)['current']}")
     return 0
 
 
@@ -55,8 +55,8 @@ def cmd_grade_show(args: argparse.Namespace) -> int:
         return await service.grade_history(session, await _enterprise(session, args.code),
                                            datetime.now(UTC).astimezone(BEIJING).date())
 
-    history = cli._admin(work)
-    cli._table(history["items"], ["grade", "validFrom", "decidedAt", "decidedBy"])
+    history = cli.as_admin(work)
+    cli.print_table(history["items"], ["grade", "validFrom", "decidedAt", "decidedBy"])
     print(f"in force today: {history['current']}")
     return 0
 
@@ -73,7 +73,7 @@ def cmd_alert_add(args: argparse.Namespace) -> int:
             starts_at=body.startsAt, ends_at=body.endsAt, max_heavy_entry_ratio=body.maxHeavyEntryRatio,
             note=body.note, supersedes=body.supersedes, now=datetime.now(UTC))
 
-    alert = cli._admin(work)
+    alert = cli.as_admin(work)
     print(f"alert {alert['id']}: {alert['level']} over {alert['regionCode']} from {alert['startsAt']} "
           f"until {alert['endsAt'] or 'lifted'}"
           + (f", superseding alert {body.supersedes}" if body.supersedes else ""))
@@ -86,7 +86,7 @@ def cmd_alert_lift(args: argparse.Namespace) -> int:
     async def work(admin: Any, session: Any, acting: Any) -> dict[str, Any]:
         return await service.lift_alert(session, acting, alert_id=args.alert_id, ends_at=body.endsAt)
 
-    alert = cli._admin(work)
+    alert = cli.as_admin(work)
     print(f"alert {alert['id']} ends at {alert['endsAt']}")
     return 0
 
@@ -99,8 +99,8 @@ def cmd_alert_list(args: argparse.Namespace) -> int:
         lower, upper = window_bounds(first, last)
         return await service.alerts_between(session, region_prefix="", start=lower, end=upper)
 
-    cli._table(cli._admin(work), ["id", "regionCode", "level", "measure", "startsAt", "endsAt", "maxHeavyEntryRatio",
-                                  "supersedes", "note"])
+    cli.print_table(cli.as_admin(work), ["id", "regionCode", "level", "measure", "startsAt", "endsAt",
+                                         "maxHeavyEntryRatio", "supersedes", "note"])
     return 0
 
 
@@ -114,7 +114,7 @@ def cmd_exemption_add(args: argparse.Namespace) -> int:
             plate_color=body.plateColor, kind=body.kind, valid_from=body.validFrom, valid_to=body.validTo,
             approval=body.approval, now=datetime.now(UTC))
 
-    exemption = cli._admin(work)
+    exemption = cli.as_admin(work)
     print(f"exemption {exemption['id']}: {exemption['plateNo']} of {args.code} from {exemption['validFrom']} "
           f"to {exemption['validTo']}")
     return 0
@@ -124,7 +124,7 @@ def cmd_exemption_list(args: argparse.Namespace) -> int:
     async def work(admin: Any, session: Any, acting: Any) -> list[dict[str, Any]]:
         return await service.list_exemptions(session, await _enterprise(session, args.code))
 
-    cli._table(cli._admin(work), ["id", "plateNo", "plateColor", "kind", "validFrom", "validTo", "approval"])
+    cli.print_table(cli.as_admin(work), ["id", "plateNo", "plateColor", "kind", "validFrom", "validTo", "approval"])
     return 0
 
 
@@ -141,7 +141,7 @@ def cmd_watchlist_import(args: argparse.Namespace) -> int:
         return await service.upsert_watchlist(session, acting, [e.model_dump() for e in body.entries],
                                               now=datetime.now(UTC))
 
-    saved = cli._admin(work)
+    saved = cli.as_admin(work)
     released = sum(1 for entry in saved if entry["releasedAt"])
     print(f"watch-list: {len(saved) - released} listed, {released} released")
     return 0

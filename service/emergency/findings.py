@@ -383,8 +383,7 @@ BASELINE_SEARCH_DAYS = 60
 
 
 def _day_bounds(day: date) -> tuple[datetime, datetime]:
-    start = datetime.combine(day, time(), tzinfo=BEIJING)
-    return start, start + timedelta(days=1)
+    return _midnight(day), _midnight(day + timedelta(days=1))
 
 
 def _alert_days(alert: Alert, today: date) -> tuple[date, date, date]:
@@ -500,9 +499,8 @@ async def violating_movements(session: AsyncSession, *, jurisdiction: str, regio
                               last_day: date, enterprise_id: int | None = None) -> dict[int, tuple[str, list[str]]]:
     """movement id -> (enterprise code, the rules it broke) for the days and region: what the daily report
     counts and the export's 应急违规 column shows."""
-    lower = datetime.combine(first_day, time(), tzinfo=BEIJING)
-    upper = datetime.combine(last_day + timedelta(days=1), time(), tzinfo=BEIJING)
-    alerts = await repository.alerts_between(session, region=region, start=lower, end=upper)
+    alerts = await repository.alerts_between(session, region=region, start=_midnight(first_day),
+                                             end=_midnight(last_day + timedelta(days=1)))
     params = _params(alerts, jurisdiction=jurisdiction, region=region, first_day=first_day, last_day=last_day,
                      enterprise_id=enterprise_id)
     return {row[0]: (row[1], row[2].split(",")) for row in await _judge(session, _BY_MOVEMENT, params)}

@@ -8,6 +8,7 @@ from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.db import run_sql
+from service.ingest.models import HEAVY
 
 # DO UPDATE, not DO NOTHING: the marker row stays locked until the marking transaction commits,
 # so a reader claiming it (below) waits, and then recounts with that transaction's records in view.
@@ -27,7 +28,7 @@ _FORGET = text("""
 """)
 # An entry is paired when the same plate's next exit comes within 24 hours, which may be on the
 # next day: the rows of day + 1 are read for the window but only the claimed days are counted.
-_RECOUNT = text("""
+_RECOUNT = text(f"""
     WITH claimed AS (
         SELECT e AS enterprise_id, d AS pass_date FROM unnest(CAST(:e AS integer[]), CAST(:d AS date[])) AS c(e, d)
     ), span AS (
@@ -46,8 +47,7 @@ _RECOUNT = text("""
                                    heavy, records, complete, late, reupload, paired_entries, tonnes,
                                    seq_min, seq_max)
     SELECT p.enterprise_id, p.pass_date, p.gate_no, p.barrier_no, p.direction, coalesce(p.emission_standard, 'X'),
-           CASE WHEN p.vehicle_type IS NOT NULL THEN p.vehicle_type ~ '^[HQ]1'
-                ELSE coalesce(p.goods_amount > 0, false) END,
+           {HEAVY},
            count(*), count(*) FILTER (WHERE p.complete), count(*) FILTER (WHERE p.late),
            count(*) FILTER (WHERE p.reupload), count(*) FILTER (WHERE p.paired), coalesce(sum(p.goods_amount), 0),
            min(p.seq), max(p.seq)

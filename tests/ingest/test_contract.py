@@ -5,11 +5,18 @@ import json
 
 import pytest
 
-from service.contract import BATCH_SCHEMAS, RECORD_SCHEMAS, SCHEMAS_DIR, bundled, validator
+from service.contract import BATCH_SCHEMAS, SCHEMAS_DIR, bundled, validator
 from service.ingest.kinds import KINDS
 from service.ingest.payloads import HeartbeatIn, ManifestIn, validate_record
 from service.samples import documents
 from tests.factories import inplant_vehicle, movement, nonroad_machinery, volume
+
+RECORD_SCHEMAS = {
+    "movements": "movement.record.json",
+    "inplant-vehicles": "inplant-vehicle.record.json",
+    "nonroad-machinery": "nonroad-machinery.record.json",
+    "clean-transport-volumes": "clean-transport-volume.record.json",
+}
 
 BASES = {"movements": movement(), "inplant-vehicles": inplant_vehicle(),
          "nonroad-machinery": nonroad_machinery(), "clean-transport-volumes": volume()}
