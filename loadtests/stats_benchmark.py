@@ -26,20 +26,20 @@ import asyncpg
 import httpx
 
 from loadtests.generator import BEIJING, RecordGenerator
-from loadtests.throughput import plain_dsn, start_service
+from loadtests.throughput import make_months, plain_dsn, start_service
 from service.embedded_db import start_embedded
 from service.migrate import upgrade_to_head
 
 PROJECT = Path(__file__).resolve().parent.parent
 
-_ENTERPRISES = """
+ENTERPRISES_SQL = """
     INSERT INTO enterprise (code, name, region_code, industry)
     SELECT '9113' || lpad(g::text, 14, '0'), '基准企业' || g, '13' || lpad((g % 11 + 1)::text, 2, '0') || '03', 'steel'
     FROM generate_series(1, $1) AS g
 """
 # Stages roughly as at Tangshan gates: 6 most, then NEV, 5, 4; one in fifty unknown.
 _MOVEMENTS = """
-    INSERT INTO movement (enterprise_id, version, content_hash, received_at, first_received_at, warnings,
+    WITH m AS (INSERT INTO movement (enterprise_id, version, content_hash, received_at, first_received_at, warnings,
                           missing_fields, missing_photos, record_id, gate_no, barrier_no, direction, pass_time,
                           pass_date, plate_no, plate_color, vehicle_type, emission_standard, goods_name,
                           goods_amount, seq, reupload, late)
@@ -54,6 +54,8 @@ _MOVEMENTS = """
     FROM generate_series($2::bigint, $3::bigint) AS g
     JOIN enterprise AS e ON e.id = (SELECT min(id) FROM enterprise) + (g % $1)
     CROSS JOIN LATERAL (SELECT $4::timestamptz - make_interval(secs => (g * 7919) % ($5 * 86400))) AS p(t)
+    RETURNING enterprise_id, record_id, pass_date)
+    INSERT INTO movement_key (enterprise_id, record_id, pass_date) SELECT * FROM m
 """
 _DIRTY_ALL = """
     INSERT INTO stat_dirty (enterprise_id, pass_date, marked_at)
@@ -67,16 +69,23 @@ def timed_ms(samples: list[float]) -> str:
     return f"p50 {statistics.median(ordered) * 1000:7.1f} ms   p95 {p95 * 1000:7.1f} ms   ({len(ordered)} calls)"
 
 
+async def write_movements(connection: asyncpg.Connection, enterprises: int, first: int, last: int, end: datetime,
+                          days: int, started: float) -> None:
+    """Movements B<first>..B<last> and their keys, in transactions of a million (the partitions must exist)."""
+    chunk = 1_000_000
+    for low in range(first, last + 1, chunk):
+        high = min(last, low + chunk - 1)
+        await connection.execute(_MOVEMENTS, enterprises, low, high, end, days)
+        print(f"  {high:>11,} movements written ({time.perf_counter() - started:.0f} s)", flush=True)
+
+
 async def load(dsn: str, rows: int, enterprises: int, days: int) -> None:
     connection = await asyncpg.connect(plain_dsn(dsn))
-    await connection.execute(_ENTERPRISES, enterprises)
+    await connection.execute(ENTERPRISES_SQL, enterprises)
     end = datetime.now(UTC) - timedelta(hours=1)
+    await make_months(dsn, (end - timedelta(days=days + 1)).date(), end.date() + timedelta(days=1))
     started = time.perf_counter()
-    chunk = 1_000_000
-    for first in range(1, rows + 1, chunk):
-        await connection.execute(_MOVEMENTS, enterprises, first, min(rows, first + chunk - 1), end, days)
-        print(f"  {min(rows, first + chunk - 1):>11,} movements written ({time.perf_counter() - started:.0f} s)",
-              flush=True)
+    await write_movements(connection, enterprises, 1, rows, end, days, started)
     await connection.execute("VACUUM ANALYZE movement")
     started = time.perf_counter()
     await connection.execute(_DIRTY_ALL)

@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Coroutine
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -45,19 +46,40 @@ RAW_COLUMNS = ["record_id", "gate_no", "barrier_no", "direction", "pass_time", "
 RAW_TYPES = ["text", "text", "text", "text", "timestamptz", "date", "text", "text", "text", "text", "text", "date",
              "text", "text", "text", "text", "text", "text", "text", "text", "text", "text", "numeric", "text",
              "bigint", "boolean", "boolean", "bytea", "jsonb", "text", "text"]
+# The same natural key the service keeps: new keys go into movement_key, and only their rows into the
+# partitioned movement table (the partitions of the month exist: the service made them in its run).
 RAW_SQL = f"""
+    WITH u AS MATERIALIZED (
+        SELECT {", ".join(
+            f"string_to_array(c{i}, ',') AS {name}" if name in ("missing_fields", "missing_photos")
+            else f"c{i} AS {name}" for i, name in enumerate(RAW_COLUMNS))}
+        FROM unnest({", ".join(f"${i + 2}::{t}[]" for i, t in enumerate(RAW_TYPES))})
+             AS u({", ".join(f"c{i}" for i in range(len(RAW_COLUMNS)))})),
+    new_key AS (
+        INSERT INTO movement_key (enterprise_id, record_id, pass_date) SELECT $1, record_id, pass_date FROM u
+        ON CONFLICT DO NOTHING RETURNING record_id)
     INSERT INTO movement (enterprise_id, version, received_at, first_received_at, {", ".join(RAW_COLUMNS)})
-    SELECT $1, 1, now(), now(), {", ".join(
-        f"string_to_array(c{i}, ',')" if name in ("missing_fields", "missing_photos") else f"c{i}"
-        for i, name in enumerate(RAW_COLUMNS))}
-    FROM unnest({", ".join(f"${i + 2}::{t}[]" for i, t in enumerate(RAW_TYPES))})
-         AS u({", ".join(f"c{i}" for i in range(len(RAW_COLUMNS)))})
-    ON CONFLICT (enterprise_id, record_id) DO NOTHING
+    SELECT $1, 1, now(), now(), {", ".join(f"u.{name}" for name in RAW_COLUMNS)} FROM u JOIN new_key USING (record_id)
 """
 
 
 def plain_dsn(url: str) -> str:
     return url.replace("postgresql+asyncpg://", "postgresql://")
+
+
+async def make_months(dsn: str, first: date, last: date) -> None:
+    """The monthly partitions of the days rows are written for by SQL (the service makes its own as it goes)."""
+    from service import partitions
+    from service.config import Settings
+    from service.db import create_engine
+
+    months, month = [], partitions.month_of(first)
+    while month <= last:
+        months.append(month)
+        month = partitions.next_month(month)
+    engine = create_engine(Settings(database_url=dsn))
+    await partitions.ensure(engine, months)
+    await engine.dispose()
 
 
 async def register(dsn: str, count: int) -> list[tuple[int, str, str]]:
@@ -74,7 +96,7 @@ async def register(dsn: str, count: int) -> list[tuple[int, str, str]]:
 
 def raw_columns(records: list[dict[str, Any]]) -> list[list[Any]]:
     """The rows as the service would store them, one list per column (prepared before timing)."""
-    from datetime import datetime, timedelta, timezone
+    from datetime import timezone
 
     beijing = timezone(timedelta(hours=8))
     columns: list[list[Any]] = [[] for _ in RAW_COLUMNS]
@@ -134,8 +156,8 @@ async def run_service(base: str, jobs: list[tuple[str, bytes]], clients: int) ->
 
 
 async def run_single_records(base: str, enterprises: list[tuple[int, str, str]], rate: int,
-                             seconds: int) -> list[float]:
-    generators = [(RecordGenerator(seed=1000 + i, enterprise_code=code), key)
+                             seconds: int, seed: int = 1000) -> list[float]:
+    generators = [(RecordGenerator(seed=seed + i, enterprise_code=code), key)
                   for i, (_, code, key) in enumerate(enterprises)]
     latencies: list[float] = []
     failures = 0
@@ -217,7 +239,7 @@ async def settle(dsn: str) -> None:
 
 async def truncate(dsn: str) -> None:
     connection = await asyncpg.connect(plain_dsn(dsn))
-    await connection.execute("TRUNCATE movement, movement_version")
+    await connection.execute("TRUNCATE movement, movement_version, movement_key")
     await connection.close()
     await settle(dsn)
 
@@ -246,6 +268,8 @@ async def main_async(args: argparse.Namespace, workdir: Path, dsn: str) -> None:
                                              else "uploaded beforehand"))
 
     photo_hashes.clear()
+    today = datetime.now(UTC).date()
+    await make_months(dsn, today - timedelta(days=2), today + timedelta(days=2))
     raw_seconds = await run_raw(dsn, raw_jobs, args.clients)
     raw_rate = total / raw_seconds
     # Only the encoded bodies stay: a client heap of millions of row objects would spend CPU in

@@ -6,7 +6,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from service.config import get_settings
 from service.embedded_db import resolve_database_url
-from service.models import metadata
+from service.models import include_name, metadata
 
 config = context.config
 
@@ -20,7 +20,7 @@ def _database_url() -> str:
 
 
 def _run(connection: Connection) -> None:
-    context.configure(connection=connection, target_metadata=metadata, compare_type=True)
+    context.configure(connection=connection, target_metadata=metadata, compare_type=True, include_name=include_name)
     with context.begin_transaction():
         context.run_migrations()
 

@@ -31,6 +31,7 @@ from service.evidence.router import router as evidence_router
 from service.http_guard import HttpGuardMiddleware
 from service.ingest.router import router as ingest_router
 from service.limits import BackfillLane, InFlightLimiter, RateLimiter
+from service.maintenance import MaintenanceTask
 from service.observability import ObservabilityMiddleware, configure_logging
 from service.openapi import DESCRIPTION, TAGS, operation_id
 from service.photos.router import router as photos_router
@@ -91,9 +92,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.audit_writer.start()
         await seed_enterprise_gauges(engine)
         tune_garbage_collector()
+        maintenance = MaintenanceTask(engine, settings)
+        maintenance.start()
         try:
             yield
         finally:
+            await maintenance.stop()
             await app.state.audit_writer.stop()
             await engine.dispose()
 

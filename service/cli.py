@@ -318,6 +318,36 @@ def cmd_audit_purge(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_retention(args: argparse.Namespace) -> int:
+    from service import retention
+    from service.db import create_engine
+    from service.photos.store import photo_store
+
+    settings = get_settings()
+    url = _database_url(settings)
+
+    async def run() -> retention.Report:
+        engine = create_engine(settings.model_copy(update={"database_url": url}))
+        try:
+            if args.dry_run:
+                return await retention.plan(engine, settings, datetime.now(UTC))
+            return await retention.purge(engine, settings, photo_store(settings), datetime.now(UTC))
+        finally:
+            await engine.dispose()
+
+    report = asyncio.run(run())
+    if args.json:
+        print(json.dumps({"dryRun": args.dry_run, **report.as_json()}, ensure_ascii=False, indent=2))
+        return 0
+    verb = "would remove" if args.dry_run else "removed"
+    print(f"movements kept from {report.horizon.keep_from} ({settings.retention_months} months), ledger history "
+          f"from {report.horizon.ledger_before:%Y-%m-%d} ({settings.ledger_retention_years} years)")
+    print(f"months {verb}: {', '.join(m.strftime('%Y-%m') for m in report.months) or 'none'}")
+    for what, rows in report.removed.items():
+        print(f"  {what}: {rows} {verb}")
+    return 0
+
+
 def validate_document(kind_name: str, document: Any, *, now: datetime) -> dict[str, Any]:
     """What the service would answer for this upload, short of storing it: the service's own checks, codes
     and messages. A batch envelope, a list of records or one record."""
@@ -452,6 +482,12 @@ def build_parser() -> argparse.ArgumentParser:
                                              "hold").set_defaults(run=cmd_audit_verify)
     audit_commands.add_parser("purge", help="remove entries older than HJ1321_AUDIT_RETENTION_DAYS "
                                             "(never fewer than 180 days kept)").set_defaults(run=cmd_audit_purge)
+
+    purge = commands.add_parser("retention", help="remove movements (whole months), figures, ledger history and "
+                                                  "photos older than the retention windows")
+    purge.add_argument("--dry-run", action="store_true", help="say what would be removed, remove nothing")
+    purge.add_argument("--json", action="store_true", help="the report as JSON")
+    purge.set_defaults(run=cmd_retention)
 
     from service.emergency.commands import add_commands as add_emergency_commands
     from service.ingest.kinds import KINDS

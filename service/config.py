@@ -48,7 +48,13 @@ class Settings(BaseSettings):
     # HJ 1321 timeliness: a record received later than this after its passTime is late.
     timeliness_window_seconds: int = 600
     future_tolerance_seconds: int = 300
+    # Movements and what is derived from them are kept this many months (the standard: at least 24), the
+    # ledgers' history this many years (at least 5); the maintenance task purges what is older (retention.py).
     retention_months: int = 24
+    ledger_retention_years: int = 5
+    # How often a worker runs maintenance (make the coming months' partitions, purge past retention); one
+    # worker at a time across every host does it. 0 leaves it to `hj1321 retention` from cron.
+    maintenance_interval_seconds: int = 3600
     retry_after_seconds: int = 5
     last_seen_resolution_seconds: int = 10
     # How long a worker trusts a credential it has checked: a revocation elsewhere reaches it within this.
@@ -68,6 +74,13 @@ class Settings(BaseSettings):
     def _async_driver(cls, url: str) -> str:
         return to_asyncpg_url(url) if url else url
 
+    @field_validator("maintenance_interval_seconds")
+    @classmethod
+    def _not_negative(cls, value: int) -> int:
+        if value < 0:
+            raise ValueError("must be 0 (off) or positive")
+        return value
+
     @field_validator("audit_retention_days")
     @classmethod
     def _six_months_at_least(cls, value: int) -> int:
@@ -75,7 +88,8 @@ class Settings(BaseSettings):
             raise ValueError("audit entries must be kept at least 180 days")
         return value
 
-    @field_validator("timeliness_window_seconds", "future_tolerance_seconds", "retention_months")
+    @field_validator("timeliness_window_seconds", "future_tolerance_seconds", "retention_months",
+                     "ledger_retention_years")
     @classmethod
     def _positive(cls, value: int) -> int:
         if value <= 0:

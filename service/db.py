@@ -42,6 +42,14 @@ def create_engine(settings: Settings) -> AsyncEngine:
     return engine
 
 
+def session_engine(session: AsyncSession) -> AsyncEngine:
+    """The engine a session draws from, for work that must run in a transaction of its own."""
+    engine = session.bind
+    if not isinstance(engine, AsyncEngine):
+        raise TypeError("the session is not bound to an engine")
+    return engine
+
+
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False, autoflush=False)
 

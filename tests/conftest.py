@@ -37,8 +37,10 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     # The photo store lives under the data folder: the suite's own, never the checkout's var/. The
     # hand-counted tests pass on fixed days of 2026, which must never fall out of the retention window;
-    # the retention check itself is tested with its production setting.
-    return Settings(database_url=database_url, data_dir=tmp_path_factory.mktemp("data"), retention_months=1200)
+    # the retention check itself is tested with its production setting. No maintenance rounds behind the
+    # tests' backs (tests/retention runs them itself).
+    return Settings(database_url=database_url, data_dir=tmp_path_factory.mktemp("data"), retention_months=1200,
+                    maintenance_interval_seconds=0)
 
 
 _APPS: list[FastAPI] = []

@@ -4,13 +4,14 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from service.migrate import is_at_head
-from service.models import metadata
+from service.models import include_name, metadata
 
 
 async def test_migrated_database_matches_the_models(engine):
     async with engine.connect() as connection:
+        options = {"compare_type": True, "include_name": include_name}
         diff = await connection.run_sync(
-            lambda sync: compare_metadata(MigrationContext.configure(sync, opts={"compare_type": True}), metadata))
+            lambda sync: compare_metadata(MigrationContext.configure(sync, opts=options), metadata))
     assert diff == []
 
 

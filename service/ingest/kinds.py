@@ -19,6 +19,7 @@ from service.ingest.models import (
     InplantVehicle,
     InplantVehicleVersion,
     Movement,
+    MovementKey,
     MovementVersion,
     NonroadMachinery,
     NonroadMachineryVersion,
@@ -66,6 +67,8 @@ class RecordKind:
     reports_late: bool = False
     day_column: str | None = None  # the Beijing day a record counts on, for the day statistics
     hash_excludes: frozenset[str] = field(default_factory=frozenset)
+    # A kind partitioned by month of its day column keeps its natural key in a table of its own.
+    key_model: type[SQLModel] | None = None
 
     @cached_property
     def content_items(self) -> tuple[tuple[str, str], ...]:
@@ -89,7 +92,7 @@ MOVEMENTS = RecordKind(
     errors=rules.movement_errors, missing=rules.movement_missing, warnings=rules.movement_warnings,
     derive=_movement_derived, reports_late=True, day_column="pass_date",
     # A 补传 resend of the same pass is the same record: the flag alone does not make a new version.
-    hash_excludes=frozenset({"reupload"}),
+    hash_excludes=frozenset({"reupload"}), key_model=MovementKey,
 )
 INPLANT_VEHICLES = RecordKind(
     name="inplant-vehicles", key_field="envRegCode", key_column="env_reg_code", model=InplantVehicleIn,

@@ -1,5 +1,13 @@
 """Stored records. Each kind has a current table (one row per key, the newest version) and a
-version table holding every earlier version with its receipt time, so nothing is overwritten."""
+version table holding every earlier version with its receipt time, so nothing is overwritten.
+
+Movements, by far the largest kind, are partitioned by month of their pass date (see partitions.py):
+retention drops a whole month instead of deleting rows. PostgreSQL enforces a unique key on a
+partitioned table only together with the partition key, so the natural key (enterprise, recordId)
+lives in movement_key, one narrow row per record saying which day (and so which partition) holds it.
+A correction that moves a pass to another month moves the row, its versions and its key's day in one
+transaction, under the key row's lock.
+"""
 
 from datetime import date, datetime
 from decimal import Decimal
@@ -15,6 +23,7 @@ from sqlalchemy import (
     Index,
     LargeBinary,
     Numeric,
+    PrimaryKeyConstraint,
     Text,
     UniqueConstraint,
     text,
@@ -88,26 +97,54 @@ ALERT_CANDIDATE = f"""({HEAVY}) AND (emission_standard IS NULL OR emission_stand
     OR (emission_standard = '5' AND fuel_type IN ('E', 'F')) OR use_nature = 'R')"""
 
 
+class MovementKey(SQLModel, table=True):
+    """The natural key of a movement, unique across every month; `pass_date` says where its row is."""
+
+    __tablename__ = "movement_key"
+
+    enterprise_id: int = Field(foreign_key="enterprise.id", primary_key=True)
+    record_id: str = Field(primary_key=True)
+    pass_date: date
+
+
+def _month_partitioned(column: str) -> dict[str, str]:
+    return {"postgresql_partition_by": f"RANGE ({column})"}
+
+
 class Movement(RecordMeta, MovementData, table=True):
+    # No foreign key to enterprise here: movement_key holds it, and every row is inserted only beside its
+    # new key. (Attaching a month would otherwise lock the enterprise table against every writer of it.)
     __table_args__ = (
-        UniqueConstraint("enterprise_id", "record_id"),
+        PrimaryKeyConstraint("enterprise_id", "record_id", "pass_date"),
         Index("ix_movement_enterprise_id_pass_time", "enterprise_id", "pass_time"),
         Index("ix_movement_enterprise_id_pass_date", "enterprise_id", "pass_date"),
         # A vehicle's passes: the watch-list's findings and the bureau's plate search.
         Index("ix_movement_plate_no_pass_time", "plate_no", "pass_time"),
         Index("ix_movement_alert_candidates", "enterprise_id", "pass_time", postgresql_where=text(ALERT_CANDIDATE)),
         _pending_photo_index("movement"),
+        _month_partitioned("pass_date"),
     )
 
-    id: int | None = Field(default=None, primary_key=True, sa_type=BigInteger)
+    enterprise_id: int
+
+    # The movement's public identity (GET /movements/{id}/versions, the findings' movementId), kept by
+    # corrections; unique because a sequence hands it out, not by a constraint across the partitions.
+    id: int | None = Field(default=None, sa_column=Column(
+        BigInteger, nullable=False, index=True, server_default=text("nextval('movement_id_seq')")))
     complete: bool | None = _complete_column()
 
 
 class MovementVersion(RecordMeta, MovementData, table=True):
     __tablename__ = "movement_version"
+    __table_args__ = (
+        PrimaryKeyConstraint("enterprise_id", "record_id", "version", "record_pass_date"),
+        _month_partitioned("record_pass_date"),
+    )
 
-    id: int | None = Field(default=None, primary_key=True, sa_type=BigInteger)
-    movement_id: int = Field(foreign_key="movement.id", index=True, sa_type=BigInteger)
+    enterprise_id: int  # no foreign key, as for Movement
+    movement_id: int = Field(sa_type=BigInteger)
+    # The pass date of the record's current version: earlier versions live and go with their record.
+    record_pass_date: date
 
 
 class InplantVehicleData(SQLModel):

@@ -39,6 +39,7 @@ class _Statements:
     lock: TextClause
     archive: TextClause
     update: TextClause
+    read: TextClause | None = None  # the current rows of keys locked by `lock`, when that is a statement apart
 
 
 def _q(name: str) -> str:
@@ -63,34 +64,84 @@ def _statements(kind: RecordKind) -> _Statements:
 
     record_type = ", ".join(f"{_q(c.name)} {json_type(c)}" for c in data)
     alias = ", ".join(_q(c) for c in columns)
-    insert = text(f"""
-        INSERT INTO {table.name} (enterprise_id, version, received_at, first_received_at, {alias})
-        SELECT :enterprise_id, 1, :now, :now, {", ".join(value(c) for c in data)}
-        FROM json_to_recordset(CAST(:rows AS json)) AS u({record_type})
-        ON CONFLICT (enterprise_id, {key}) DO NOTHING
-        RETURNING {key}
-    """)
-    # Sorted, so two batches touching the same keys lock them in the same order and cannot deadlock.
+    rows = f"json_to_recordset(CAST(:rows AS json)) AS u({record_type})"
     day = _q(kind.day_column) if kind.day_column else "NULL::date"
-    lock = text(f"""
-        SELECT id, {key}, content_hash, version, first_received_at, {day} FROM {table.name}
-        WHERE enterprise_id = :enterprise_id AND {key} = ANY(CAST(:keys AS text[]))
-        ORDER BY {key} FOR UPDATE
-    """)
-    kept = [c.name for c in kind.version_table.columns if c.name not in ("id", kind.version_fk)]
-    archive = text(f"""
-        INSERT INTO {kind.version_table.name} ({kind.version_fk}, {", ".join(_q(c) for c in kept)})
-        SELECT id, {", ".join(_q(c) for c in kept)} FROM {table.name} WHERE id = ANY(CAST(:ids AS bigint[]))
-    """)
-    update = text(f"""
-        UPDATE {table.name} AS cur
-        SET version = cur.version + 1, received_at = :now,
-            {", ".join(f"{_q(c.name)} = {value(c)}" for c in data)}
-        FROM json_to_recordset(CAST(:rows AS json)) AS u(id bigint, {record_type})
-        WHERE cur.id = u.id
-        RETURNING cur.id, cur.version
-    """)
-    return _Statements(insert, lock, archive, update)
+    kept = [c.name for c in kind.version_table.columns if c.name not in ("id", kind.version_fk, "record_pass_date")]
+    kept_columns = ", ".join(_q(c) for c in kept)
+    assignments = ", ".join(f"{_q(c.name)} = {value(c)}" for c in data)
+    if kind.key_model is None:
+        return _Statements(
+            insert=text(f"""
+                INSERT INTO {table.name} (enterprise_id, version, received_at, first_received_at, {alias})
+                SELECT :enterprise_id, 1, :now, :now, {", ".join(value(c) for c in data)} FROM {rows}
+                ON CONFLICT (enterprise_id, {key}) DO NOTHING
+                RETURNING {key}
+            """),
+            # Sorted, so two batches touching the same keys lock them in the same order and cannot deadlock.
+            lock=text(f"""
+                SELECT id, {key}, content_hash, version, first_received_at, {day} FROM {table.name}
+                WHERE enterprise_id = :enterprise_id AND {key} = ANY(CAST(:keys AS text[]))
+                ORDER BY {key} FOR UPDATE
+            """),
+            archive=text(f"""
+                INSERT INTO {kind.version_table.name} ({kind.version_fk}, {kept_columns})
+                SELECT id, {kept_columns} FROM {table.name} WHERE id = ANY(CAST(:ids AS bigint[]))
+            """),
+            update=text(f"""
+                UPDATE {table.name} AS cur SET version = cur.version + 1, received_at = :now, {assignments}
+                FROM json_to_recordset(CAST(:rows AS json)) AS u(id bigint, {record_type})
+                WHERE cur.id = u.id
+                RETURNING cur.id, cur.version
+            """))
+    # A partitioned kind: the key table decides what is new (its primary key is the natural key across
+    # every partition), its row is the lock a correction takes, and its day says which partition to read.
+    keys = kind.key_model.__table__.name  # type: ignore[attr-defined]
+    at_key = f"cur.enterprise_id = :enterprise_id AND cur.{key} = u.{key} AND cur.{day} = u.old_day"
+    return _Statements(
+        insert=text(f"""
+            WITH u AS MATERIALIZED (SELECT * FROM {rows}),
+            new_key AS (
+                INSERT INTO {keys} (enterprise_id, {key}, {day}) SELECT :enterprise_id, {key}, {day} FROM u
+                ON CONFLICT DO NOTHING RETURNING {key})
+            INSERT INTO {table.name} (enterprise_id, version, received_at, first_received_at, {alias})
+            SELECT :enterprise_id, 1, :now, :now, {", ".join(value(c) for c in data)} FROM u JOIN new_key USING ({key})
+            RETURNING {key}
+        """),
+        # Two statements: a correction that moved a row to another month while we waited for its key is
+        # visible only to a statement that starts after the wait.
+        lock=text(f"""
+            SELECT {key}, {day} FROM {keys} WHERE enterprise_id = :enterprise_id AND {key} = ANY(CAST(:keys AS text[]))
+            ORDER BY {key} FOR UPDATE
+        """),
+        read=text(f"""
+            SELECT cur.id, cur.{key}, cur.content_hash, cur.version, cur.first_received_at, cur.{day}
+            FROM unnest(CAST(:keys AS text[]), CAST(:days AS date[])) AS k({key}, {day})
+            JOIN {table.name} AS cur
+                ON cur.enterprise_id = :enterprise_id AND cur.{key} = k.{key} AND cur.{day} = k.{day}
+        """),
+        # The earlier version goes where the record is going, with the record's other versions.
+        archive=text(f"""
+            INSERT INTO {kind.version_table.name} (record_pass_date, {kind.version_fk}, {kept_columns})
+            SELECT u.new_day, cur.id, {", ".join(f"cur.{_q(c)}" for c in kept)}
+            FROM json_to_recordset(CAST(:rows AS json)) AS u({key} text, old_day date, new_day date)
+            JOIN {table.name} AS cur ON {at_key}
+        """),
+        # A correction that changes the day moves the key's day and the record's versions with the row
+        # (PostgreSQL moves an updated row to the partition of its new day).
+        update=text(f"""
+            WITH u AS MATERIALIZED (SELECT * FROM json_to_recordset(CAST(:rows AS json))
+                                    AS u(old_day date, {record_type})),
+            moved_key AS (
+                UPDATE {keys} AS cur SET {day} = u.{day} FROM u
+                WHERE {at_key} AND u.{day} <> u.old_day),
+            moved_versions AS (
+                UPDATE {kind.version_table.name} AS v SET record_pass_date = u.{day} FROM u
+                WHERE v.enterprise_id = :enterprise_id AND v.{key} = u.{key} AND v.record_pass_date = u.old_day
+                  AND u.{day} <> u.old_day)
+            UPDATE {table.name} AS cur SET version = cur.version + 1, received_at = :now, {assignments}
+            FROM u WHERE {at_key}
+            RETURNING cur.id, cur.version
+        """))
 
 
 def _encode(value: Any) -> Any:
@@ -113,18 +164,36 @@ async def insert_new(session: AsyncSession, kind: RecordKind, *, enterprise_id: 
 
 async def lock_current(session: AsyncSession, kind: RecordKind, *, enterprise_id: int,
                        keys: Sequence[str]) -> dict[str, CurrentRow]:
-    result = await run_sql(session, _statements(kind).lock, {"enterprise_id": enterprise_id, "keys": sorted(keys)})
+    """The stored rows of these keys, locked until the transaction ends (a key may have gone meanwhile)."""
+    statements = _statements(kind)
+    result = await run_sql(session, statements.lock, {"enterprise_id": enterprise_id, "keys": sorted(keys)})
+    if statements.read is not None:
+        locked = result.all()
+        result = await run_sql(session, statements.read, {"enterprise_id": enterprise_id,
+                                                          "keys": [row[0] for row in locked],
+                                                          "days": [row[1] for row in locked]})
     return {row[1]: CurrentRow(row[0], row[2], row[3], row[4], row[5]) for row in result.all()}
 
 
-async def archive(session: AsyncSession, kind: RecordKind, *, ids: Sequence[int]) -> None:
+async def archive(session: AsyncSession, kind: RecordKind, *, enterprise_id: int,
+                  changed: Sequence[tuple[CurrentRow, dict[str, Any]]]) -> None:
     """Copy the current rows into the version table before they are replaced."""
-    await run_sql(session, _statements(kind).archive, {"ids": list(ids)})
+    if kind.key_model is None:
+        params: dict[str, Any] = {"ids": [stored.id for stored, _ in changed]}
+    else:
+        params = {"enterprise_id": enterprise_id, "rows": _rows_json([
+            {kind.key_column: row[kind.key_column], "old_day": stored.day, "new_day": row[kind.day_column or ""]}
+            for stored, row in changed])}
+    await run_sql(session, _statements(kind).archive, params)
 
 
-async def replace_current(session: AsyncSession, kind: RecordKind, *, ids: Sequence[int],
-                          rows: Sequence[dict[str, Any]], now: datetime) -> dict[int, int]:
+async def replace_current(session: AsyncSession, kind: RecordKind, *, enterprise_id: int,
+                          changed: Sequence[tuple[CurrentRow, dict[str, Any]]], now: datetime) -> dict[int, int]:
     """Make the rows the new current versions; returns id -> new version number."""
-    with_ids = [{**row, "id": row_id} for row_id, row in zip(ids, rows, strict=True)]
-    result = await run_sql(session, _statements(kind).update, {"now": now, "rows": _rows_json(with_ids)})
+    if kind.key_model is None:
+        rows = [{**row, "id": stored.id} for stored, row in changed]
+    else:
+        rows = [{**row, "old_day": stored.day} for stored, row in changed]
+    params = {"enterprise_id": enterprise_id, "now": now, "rows": _rows_json(rows)}
+    result = await run_sql(session, _statements(kind).update, params)
     return {row[0]: row[1] for row in result.all()}

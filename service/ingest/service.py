@@ -14,7 +14,9 @@ from typing import Any
 from pydantic_core import PydanticCustomError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from service import partitions
 from service.config import Settings
+from service.db import session_engine
 from service.emergency import findings
 from service.emergency import repository as emergency
 from service.errors import Forbidden, PayloadTooLarge, Unprocessable
@@ -22,7 +24,9 @@ from service.ingest import repository
 from service.ingest.content import content_digest, receipt
 from service.ingest.kinds import MOVEMENTS, RecordKind
 from service.ingest.payloads import ENTERPRISE_CODE_RE, M, issue, parse_time, validate_record
+from service.ingest.repository import CurrentRow
 from service.ingest.rules import RuleContext
+from service.photos import repository as photos_repository
 from service.photos.service import PhotoBundle, store_and_find_missing
 from service.photos.store import photo_store
 from service.stats import repository as stats
@@ -158,10 +162,14 @@ async def ingest_batch(session: AsyncSession, *, kind: RecordKind, enterprise_id
     ctx = rule_context(settings, now)
     photos = PhotoBundle()
     candidates, results = await check_batch(kind, records, ctx, photos, settings)
+    if kind.key_model is not None and candidates:
+        # Before this transaction takes any lock, so making a month cannot wait on it.
+        months = {partitions.beijing_month(c.row["pass_time"]) for c in candidates}
+        await partitions.ensure(session_engine(session), months)
 
     missing, new_photo_bytes = await store_and_find_missing(
         session, photo_store(settings), enterprise_id=enterprise_id, bundle=photos,
-        referenced={sha for c in candidates for _, sha in c.photo_refs})
+        referenced={sha for c in candidates for _, sha in c.photo_refs}, named_months=_named_months(kind, candidates))
     for candidate in candidates:
         candidate.row["missing_photos"] = sorted({sha for _, sha in candidate.photo_refs if sha in missing})
     await _store(session, kind, enterprise_id, candidates, ctx, now)
@@ -211,6 +219,18 @@ async def _watchlisted_entries(session: AsyncSession, kind: RecordKind, candidat
                     "plateNo", "watchlisted", f"{plate_no} is on the over-limit watch-list (超标车辆, reason "
                                               f"{reason}) since {listed_at.isoformat()}; the record is stored")
     return warnings
+
+
+def _named_months(kind: RecordKind, candidates: list[Candidate]) -> dict[str, date]:
+    """For a partitioned kind, the month of the latest record naming each photo: kept as long as that month."""
+    months: dict[str, date] = {}
+    if kind.key_model is None:
+        return months
+    for candidate in candidates:
+        month = partitions.beijing_month(candidate.row["pass_time"])
+        for _, sha256 in candidate.photo_refs:
+            months[sha256] = max(month, months.get(sha256, month))
+    return months
 
 
 def _changed_days(day_column: str, enterprise_id: int, candidates: list[Candidate]) -> set[tuple[int, date]]:
@@ -266,19 +286,22 @@ async def _store_round(session: AsyncSession, kind: RecordKind, enterprise_id: i
                        round_: list[Candidate], ctx: RuleContext, now: datetime) -> None:
     for candidate in round_:
         kind.derive(candidate.row, now, ctx)
-    inserted = await repository.insert_new(session, kind, enterprise_id=enterprise_id,
-                                           rows=[c.row for c in round_], now=now)
-    existing = []
-    for candidate in round_:
-        if candidate.key in inserted:
-            candidate.status, candidate.version = ACCEPTED, 1
-        else:
-            existing.append(candidate)
-    if not existing:
-        return
-    current = await repository.lock_current(session, kind, enterprise_id=enterprise_id,
-                                            keys=[c.key for c in existing])
-    changed: list[tuple[int, Candidate]] = []
+    pending, existing, current = round_, [], {}
+    # A key stored when we inserted may be gone when we lock it (the retention purge): then it is new again.
+    while pending:
+        inserted = await repository.insert_new(session, kind, enterprise_id=enterprise_id,
+                                               rows=[c.row for c in pending], now=now)
+        for candidate in pending:
+            if candidate.key in inserted:
+                candidate.status, candidate.version = ACCEPTED, 1
+        stored_before = [c for c in pending if c.key not in inserted]
+        if not stored_before:
+            break
+        current.update(await repository.lock_current(session, kind, enterprise_id=enterprise_id,
+                                                     keys=[c.key for c in stored_before]))
+        existing += [c for c in stored_before if c.key in current]
+        pending = [c for c in stored_before if c.key not in current]
+    changed: list[tuple[CurrentRow, Candidate]] = []
     for candidate in existing:
         stored = current[candidate.key]
         if stored.content_hash == candidate.row["content_hash"]:
@@ -286,15 +309,20 @@ async def _store_round(session: AsyncSession, kind: RecordKind, enterprise_id: i
         else:
             kind.derive(candidate.row, stored.first_received_at, ctx)
             candidate.previous_day = stored.day
-            changed.append((stored.id, candidate))
+            changed.append((stored, candidate))
     if not changed:
         return
-    ids = [row_id for row_id, _ in changed]
-    await repository.archive(session, kind, ids=ids)
-    versions = await repository.replace_current(session, kind, ids=ids, rows=[c.row for _, c in changed],
-                                                now=now)
-    for row_id, candidate in changed:
-        candidate.status, candidate.version = UPDATED, versions[row_id]
+    rows = [(stored, candidate.row) for stored, candidate in changed]
+    await repository.archive(session, kind, enterprise_id=enterprise_id, changed=rows)
+    versions = await repository.replace_current(session, kind, enterprise_id=enterprise_id, changed=rows, now=now)
+    for stored, candidate in changed:
+        candidate.status, candidate.version = UPDATED, versions[stored.id]
+    if kind.key_model is not None:
+        later = [(partitions.month_of(c.row[kind.day_column or ""]), c.key) for stored, c in changed
+                 if stored.day is not None and partitions.month_of(c.row[kind.day_column or ""]) > stored.day]
+        if later:
+            await photos_repository.name_by_versions(session, enterprise_id=enterprise_id,
+                                                     record_ids=[key for _, key in later], month=max(later)[0])
 
 
 def records_of(body: Any, *, enterprise_code: str, max_records: int) -> list[Any]:

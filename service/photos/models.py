@@ -1,4 +1,4 @@
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import DateTime
 from sqlmodel import Field, SQLModel
@@ -7,7 +7,7 @@ from sqlmodel import Field, SQLModel
 class Photo(SQLModel, table=True):
     """A photo, addressed by the SHA-256 of its bytes (64 lowercase hex).
 
-    The bytes are in the photo store (store.py), written before this row says they arrived. A row that
+    The bytes are in the photo store (store.py), written before the row saying they arrived commits. A row that
     has not arrived (received_at null) is a placeholder: a record names the photo but its bytes have
     not come. The placeholder's row is where a record waiting for a photo and the photo's arrival meet,
     so neither can miss the other (see repository.py).
@@ -18,6 +18,9 @@ class Photo(SQLModel, table=True):
     size_bytes: int | None = None
     enterprise_id: int = Field(foreign_key="enterprise.id")  # the first to upload or name it
     received_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    # The month of the latest movement (current or earlier version) naming it: the retention purge lets a
+    # photo go only once that month has gone. Ledgers, kept years longer and few, are asked by name instead.
+    named_month: date | None = Field(default=None, index=True)
 
 
 class PhotoEnterprise(SQLModel, table=True):

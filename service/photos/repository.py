@@ -29,10 +29,32 @@ _STORE = text("""
 """)
 _HELD = text("SELECT sha256 FROM photo WHERE sha256 = ANY(CAST(:sha256 AS text[])) AND received_at IS NOT NULL")
 _PLACEHOLD = text("""
-    INSERT INTO photo (sha256, enterprise_id)
-    SELECT h, :enterprise_id FROM unnest(CAST(:sha256 AS text[])) AS h ORDER BY h
+    INSERT INTO photo (sha256, enterprise_id, named_month)
+    SELECT h, :enterprise_id, m FROM unnest(CAST(:sha256 AS text[]), CAST(:month AS date[])) AS u(h, m) ORDER BY h
     ON CONFLICT (sha256) DO NOTHING
     RETURNING sha256
+""")
+# Locked in hash order, as every other statement here takes photo rows. A photo the retention purge removed
+# meanwhile is not found: the record then waits for it as for any photo not received.
+_NAME = text("""
+    UPDATE photo SET named_month = named.month
+    FROM (SELECT p.sha256, u.month FROM photo AS p
+          JOIN unnest(CAST(:sha256 AS text[]), CAST(:month AS date[])) AS u(sha256, month) ON u.sha256 = p.sha256
+          WHERE p.named_month IS NULL OR p.named_month < u.month
+          ORDER BY p.sha256 FOR UPDATE OF p) AS named
+    WHERE photo.sha256 = named.sha256
+""")
+# A correction moved records to a later month: the photos their earlier versions name go with them.
+_NAME_BY_VERSIONS = text("""
+    UPDATE photo SET named_month = :month
+    FROM (SELECT p.sha256 FROM photo AS p
+          WHERE p.sha256 IN (SELECT substr(ref, 8) FROM movement_version AS v,
+                                    unnest(ARRAY[v.pass_photo, v.list_photo, v.license_photo]) AS ref
+                             WHERE v.enterprise_id = :enterprise_id AND v.record_id = ANY(CAST(:keys AS text[]))
+                               AND ref LIKE 'sha256:%')
+            AND (p.named_month IS NULL OR p.named_month < :month)
+          ORDER BY p.sha256 FOR UPDATE) AS named
+    WHERE photo.sha256 = named.sha256
 """)
 # FOR SHARE waits for an arrival filling the row right now, then reads the filled version.
 _STILL_MISSING = text("""
@@ -80,7 +102,21 @@ async def resolve_waiting_records(session: AsyncSession, sha256s: Iterable[str])
     return days
 
 
-async def missing(session: AsyncSession, *, enterprise_id: int, sha256s: Iterable[str]) -> set[str]:
+async def name(session: AsyncSession, *, months: dict[str, date]) -> None:
+    """Note the month of the latest movement naming each photo (before asking which of them are held)."""
+    wanted = sorted(months)
+    if wanted:
+        await run_sql(session, _NAME, {"sha256": wanted, "month": [months[h] for h in wanted]})
+
+
+async def name_by_versions(session: AsyncSession, *, enterprise_id: int, record_ids: Sequence[str],
+                           month: date) -> None:
+    await run_sql(session, _NAME_BY_VERSIONS, {"enterprise_id": enterprise_id, "keys": list(record_ids),
+                                               "month": month})
+
+
+async def missing(session: AsyncSession, *, enterprise_id: int, sha256s: Iterable[str],
+                  named_months: dict[str, date]) -> set[str]:
     """Which of these photos have not arrived; those are held as placeholders until they do."""
     wanted = sorted(set(sha256s))
     if not wanted:
@@ -90,7 +126,8 @@ async def missing(session: AsyncSession, *, enterprise_id: int, sha256s: Iterabl
     if not absent:
         return set()
     # Placeholders this transaction created are missing for sure: an arrival waits for our commit.
-    created = set((await run_sql(session, _PLACEHOLD, {"enterprise_id": enterprise_id, "sha256": absent}))
+    created = set((await run_sql(session, _PLACEHOLD, {"enterprise_id": enterprise_id, "sha256": absent,
+                                                        "month": [named_months.get(h) for h in absent]}))
                   .scalars().all())
     existing = [sha256 for sha256 in absent if sha256 not in created]
     if not existing:

@@ -5,7 +5,7 @@ import binascii
 import hashlib
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -67,19 +67,27 @@ class PhotoBundle:
 
 
 async def store_and_find_missing(session: AsyncSession, store: PhotoStore, *, enterprise_id: int,
-                                 bundle: PhotoBundle, referenced: set[str]) -> tuple[set[str], int]:
+                                 bundle: PhotoBundle, referenced: set[str],
+                                 named_months: dict[str, date]) -> tuple[set[str], int]:
     """Store the batch's inline photos; returns which referenced photos are missing, and the bytes stored.
-    The bytes are durable in the store before their rows, and so before the records naming them, commit."""
-    for sha256, (_, data) in sorted(bundle.inline.items()):
-        await store.put(sha256, data)
+    `named_months`: for movements, the month of the latest one naming each photo (ledgers give none)."""
     photos = [(sha256, content_type, len(data)) for sha256, (content_type, data) in sorted(bundle.inline.items())]
     new = await repository.store(session, enterprise_id=enterprise_id, photos=photos)
+    await _write(store, bundle.inline)
     await _resolve(session, new)
+    await repository.name(session, months=named_months)
     missing = await repository.missing(session, enterprise_id=enterprise_id,
-                                       sha256s=referenced - bundle.inline.keys())
+                                       sha256s=referenced - bundle.inline.keys(), named_months=named_months)
     # After the photo rows, as an upload does (store, then link): one lock order, no deadlock.
     await repository.link(session, enterprise_id=enterprise_id, sha256s=referenced | bundle.inline.keys())
     return missing, sum(len(bundle.inline[sha256][1]) for sha256 in new)
+
+
+async def _write(store: PhotoStore, photos: dict[str, tuple[str, bytes]]) -> None:
+    """Write the bytes while their rows are locked by this transaction and before it commits: durable before
+    any row says they arrived, and never removed by the retention purge between the write and the commit."""
+    for sha256, (_, data) in sorted(photos.items()):
+        await store.put(sha256, data)
 
 
 async def put_photo(session: AsyncSession, store: PhotoStore, *, enterprise_id: int, sha256: str, data: bytes,
@@ -94,8 +102,8 @@ async def put_photo(session: AsyncSession, store: PhotoStore, *, enterprise_id: 
     if actual != sha256:
         raise Unprocessable("the photo's SHA-256 does not match the path", code="hash_mismatch",
                             detail={"expected": sha256, "actual": actual})
-    await store.put(sha256, data)
     new = await repository.store(session, enterprise_id=enterprise_id, photos=[(sha256, content_type, len(data))])
+    await _write(store, {sha256: (content_type, data)})
     await _resolve(session, new)
     await repository.link(session, enterprise_id=enterprise_id, sha256s=[sha256])
     return bool(new)

@@ -4,7 +4,7 @@ metadata (type, size, who sent or named it, when it arrived).
 Two photos a pass, ~100 KB each, is hundreds of gigabytes a day for a province: carried by the database,
 they would weigh on its backups, replicas and vacuum. The store is one small interface; the filesystem
 store is the default (a local disk, or a shared mount when several hosts serve). An S3-compatible object
-store (what a province would run) is a class with the same two methods, `put` idempotent and durable
+store (what a province would run) is a class with the same three methods, `put` idempotent and durable
 when it returns, chosen by HJ1321_PHOTO_STORE's scheme in `photo_store`.
 """
 
@@ -25,6 +25,9 @@ class PhotoStore(Protocol):
 
     async def get(self, sha256: str) -> bytes | None:
         """The bytes, or None when the store does not hold them."""
+
+    async def delete(self, sha256: str) -> None:
+        """Remove the bytes (the retention purge); a no-op when not held."""
 
 
 class FilePhotoStore:
@@ -63,12 +66,18 @@ class FilePhotoStore:
         except FileNotFoundError:
             return None
 
+    def remove(self, sha256: str) -> None:
+        self.path(sha256).unlink(missing_ok=True)
+
     # The event loop must not wait on the disk: fsync alone can take milliseconds.
     async def put(self, sha256: str, data: bytes) -> None:
         await asyncio.to_thread(self.write, sha256, data)
 
     async def get(self, sha256: str) -> bytes | None:
         return await asyncio.to_thread(self.read, sha256)
+
+    async def delete(self, sha256: str) -> None:
+        await asyncio.to_thread(self.remove, sha256)
 
 
 def photo_store(settings: Settings) -> FilePhotoStore:

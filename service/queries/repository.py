@@ -49,8 +49,12 @@ async def movement(session: AsyncSession, movement_id: int) -> tuple[Movement, E
     return (await session.exec(statement)).first()  # type: ignore[return-value]
 
 
-async def earlier_versions(session: AsyncSession, movement_id: int) -> Sequence[MovementVersion]:
-    statement = (select(MovementVersion).where(col(MovementVersion.movement_id) == movement_id)
+async def earlier_versions(session: AsyncSession, current: Movement) -> Sequence[MovementVersion]:
+    # By the natural key and the record's day, so only the partition holding them is read.
+    statement = (select(MovementVersion)
+                 .where(col(MovementVersion.enterprise_id) == current.enterprise_id,
+                        col(MovementVersion.record_id) == current.record_id,
+                        col(MovementVersion.record_pass_date) == current.pass_date)
                  .order_by(col(MovementVersion.version)))
     return (await session.exec(statement)).all()
 

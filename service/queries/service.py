@@ -62,11 +62,9 @@ async def movement_versions(session: AsyncSession, staff: Staff, movement_id: in
         raise NotFound(f"no movement {movement_id}", code="unknown_record")
     current, enterprise = found
     in_jurisdiction(staff, enterprise, enterprise.code)
-    earlier = await repository.earlier_versions(session, movement_id)
-    items = [record_item(MOVEMENTS, row, enterprise.code) for row in [*earlier, current]]
-    for item in items:
-        item["id"] = movement_id
-    return {"items": items}
+    earlier = await repository.earlier_versions(session, current)
+    return {"items": [record_item(MOVEMENTS, row, enterprise.code, record_id=movement_id)
+                      for row in [*earlier, current]]}
 
 
 async def ledger_entries(session: AsyncSession, staff: Staff, kind: RecordKind,
@@ -80,12 +78,13 @@ async def ledger_entries(session: AsyncSession, staff: Staff, kind: RecordKind,
     return {"items": [record_item(kind, row, codes[row.enterprise_id]) for row in rows]}
 
 
-def record_item(kind: RecordKind, row: Any, enterprise_code: str) -> dict[str, Any]:
+def record_item(kind: RecordKind, row: Any, enterprise_code: str, *, record_id: int | None = None) -> dict[str, Any]:
     """A stored record as the bureau reads it: the items under their JSON keys, then what we know of it.
 
-    `row` is a current or an earlier version of any record kind; they share these columns.
+    `row` is a current or an earlier version of any record kind; they share these columns. An earlier version
+    carries its record's id (`record_id`).
     """
-    item: dict[str, Any] = {"id": row.id, "enterpriseCode": enterprise_code}
+    item: dict[str, Any] = {"id": row.id if record_id is None else record_id, "enterpriseCode": enterprise_code}
     for name, field in kind.model.model_fields.items():
         item[field.alias or name] = _json_value(getattr(row, name))
     photo_items = {getattr(row, column): key for key, column in kind.photo_fields}

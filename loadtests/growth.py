@@ -1,0 +1,203 @@
+"""Growth benchmark: does ingest and do the figures cost the same at 50 million stored movements as at none?
+
+    python -m loadtests.growth [--stages 0,10000000,50000000] [--enterprises 2000] [--months 24]
+                               [--workdir DIR]
+
+1. A fresh embedded PostgreSQL (or the one of an earlier run in --workdir), migrated; `enterprises`
+   synthetic plants, and 20 more that post through the service.
+2. At each stage the store is filled by SQL up to the stage's size: movements spread evenly over the
+   plants and the last `months` months (each month its partitions), their keys, one in a hundred
+   corrected once (an earlier version each), and every (plant, day) counted into the day aggregates
+   by the service's own reads.
+3. Then, through `hj1321 serve` (2 workers): 500-record batches of live passes from the 20 plants by
+   4 concurrent clients (records/s); single-record posts at 100/s (p50/p99); the clean-transport and
+   completeness figures of one plant over 31 days, the daily report of every plant, and a page of a
+   plant's movements (p95 each).
+Prints one line per stage and the ratios of the last stage to the first. Bounded in count and time;
+loopback only. 50 million movements need about 30 GB of disk.
+"""
+
+import argparse
+import asyncio
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+import httpx
+import orjson
+
+from loadtests.generator import BEIJING, RecordGenerator
+from loadtests.stats_benchmark import ENTERPRISES_SQL, count_everything, write_movements
+from loadtests.throughput import (
+    BATCH,
+    hold_photos,
+    make_months,
+    percentile,
+    plain_dsn,
+    register,
+    run_service,
+    run_single_records,
+    settle,
+    start_service,
+)
+from service.embedded_db import start_embedded
+from service.migrate import upgrade_to_head
+
+PROJECT = Path(__file__).resolve().parent.parent
+POSTING_PLANTS = 20
+
+# One in a hundred movements corrected once: its first version kept, the row now version 2.
+_CORRECTED = """
+    WITH v AS (
+        INSERT INTO movement_version (record_pass_date, movement_id, record_id, gate_no, barrier_no, direction,
+            pass_time, pass_date, plate_no, plate_color, vehicle_type, emission_standard, goods_name, goods_amount,
+            reupload, late, enterprise_id, version, content_hash, received_at, first_received_at, warnings,
+            missing_fields, missing_photos)
+        SELECT pass_date, id, record_id, gate_no, barrier_no, direction, pass_time, pass_date, plate_no, plate_color,
+               vehicle_type, emission_standard, goods_name, goods_amount, reupload, late, enterprise_id, 1,
+               content_hash, received_at, first_received_at, warnings, missing_fields, missing_photos
+        FROM movement WHERE id BETWEEN $1 AND $2 AND id % 100 = 0
+        RETURNING enterprise_id, record_id, record_pass_date)
+    UPDATE movement AS m SET version = 2, content_hash = decode(md5(m.record_id || 'v2'), 'hex')
+    FROM v WHERE m.enterprise_id = v.enterprise_id AND m.record_id = v.record_id AND m.pass_date = v.record_pass_date
+"""
+
+
+async def stored(dsn: str) -> int:
+    connection = await asyncpg.connect(plain_dsn(dsn))
+    try:
+        return int(await connection.fetchval("SELECT count(*) FROM movement_key"))
+    finally:
+        await connection.close()
+
+
+async def fill(dsn: str, target: int, enterprises: int, days: int) -> None:
+    connection = await asyncpg.connect(plain_dsn(dsn))
+    try:
+        first = int(await connection.fetchval("SELECT coalesce(max(substr(record_id, 2)::bigint), 0) FROM movement_key "
+                                              "WHERE record_id LIKE 'B%'")) + 1
+        have = int(await connection.fetchval("SELECT count(*) FROM movement_key WHERE record_id LIKE 'B%'"))
+        if have >= target:
+            return
+        end = datetime.now(UTC) - timedelta(days=2)
+        await make_months(dsn, (end - timedelta(days=days + 1)).date(), end.date() + timedelta(days=1))
+        last_id = int(await connection.fetchval("SELECT coalesce(max(id), 0) FROM movement"))
+        started = time.perf_counter()
+        await write_movements(connection, enterprises, first, first + target - have - 1, end, days, started)
+        await connection.execute(_CORRECTED, last_id + 1, 2**62)
+        print(f"  one in a hundred corrected ({time.perf_counter() - started:.0f} s)", flush=True)
+        await connection.execute("VACUUM ANALYZE")
+        await connection.execute("""
+            INSERT INTO stat_dirty (enterprise_id, pass_date, marked_at)
+            SELECT e.id, d::date, now() FROM enterprise AS e,
+                   generate_series(CAST($1 AS date), CAST($2 AS date), interval '1 day') AS d
+            ON CONFLICT DO NOTHING""", (end - timedelta(days=days + 1)).date(), end.date() + timedelta(days=1))
+    finally:
+        await connection.close()
+
+
+async def measure(base: str, headers: dict[str, str], codes: list[str],
+                  posting: list[tuple[int, str, str]], stage: int) -> dict[str, float]:
+    bodies = []
+    for index, (_, code, key) in enumerate(posting):
+        generator = RecordGenerator(seed=stage * 100 + index, enterprise_code=code)
+        bodies += [(key, orjson.dumps(generator.batch(BATCH))) for _ in range(2)]
+    seconds = await run_service(base, bodies, 4)
+    figures: dict[str, float] = {"ingest records/s": len(bodies) * BATCH / seconds}
+    singles = await run_single_records(base, posting, 100, 10, seed=10_000 * (stage + 1))
+    figures["single p50 ms"] = percentile(singles, 0.5) * 1000
+    figures["single p99 ms"] = percentile(singles, 0.99) * 1000
+
+    today = datetime.now(BEIJING).date()
+    window = {"from": (today - timedelta(days=32)).isoformat(), "to": (today - timedelta(days=2)).isoformat()}
+    rng = random.Random(stage)
+    async with httpx.AsyncClient(base_url=base, timeout=300) as client:
+        async def p95(path: str, params: dict[str, str], calls: int, of_plant: bool = True) -> float:
+            samples = []
+            for _ in range(calls):
+                started = time.perf_counter()
+                code = rng.choice(codes)
+                query = {**params, "enterpriseCode": code} if of_plant and "{code}" not in path else params
+                response = await client.get(path.format(code=code), params=query, headers=headers)
+                response.raise_for_status()
+                samples.append(time.perf_counter() - started)
+            return percentile(samples, 0.95) * 1000
+
+        figures["clean-transport p95 ms"] = await p95("/api/v1/enterprises/{code}/clean-transport", window, 30)
+        figures["completeness p95 ms"] = await p95("/api/v1/enterprises/{code}/completeness", window, 30)
+        day = {"date": (today - timedelta(days=3)).isoformat()}
+        figures["daily report p95 ms"] = await p95("/api/v1/reports/daily", day, 6, of_plant=False)
+        figures["movements page p95 ms"] = await p95("/api/v1/movements", {"limit": "100"}, 30)
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--stages", default="0,10000000,50000000")
+    parser.add_argument("--enterprises", type=int, default=2000)
+    parser.add_argument("--months", type=int, default=24)
+    parser.add_argument("--workdir", type=Path, help="keep the database here, and reuse it on the next run")
+    args = parser.parse_args()
+    stages = [int(s) for s in args.stages.split(",")]
+    days = args.months * 30
+
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="hj1321-growth-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    fresh = not (workdir / "db").exists()
+    dsn = start_embedded(workdir / "db")
+    upgrade_to_head(dsn)
+    env = {**os.environ, "DATABASE_URL": plain_dsn(dsn), "PYTHONPATH": str(PROJECT)}
+
+    async def plants() -> list[str]:
+        connection = await asyncpg.connect(plain_dsn(dsn))
+        if fresh:
+            await connection.execute(ENTERPRISES_SQL, args.enterprises)
+        found = [row[0] for row in await connection.fetch("SELECT code FROM enterprise WHERE code LIKE '9113%' "
+                                                          "ORDER BY id")]
+        await connection.close()
+        return found
+
+    codes = asyncio.run(plants())
+    posting = asyncio.run(register(dsn, POSTING_PLANTS))
+    staff = subprocess.run([sys.executable, "-m", "service.cli", "staff", "add", "--name", "bench", "--role",
+                            "viewer"], env=env, capture_output=True, text=True, check=True).stdout.split()[-1]
+    headers = {"Authorization": f"Bearer {staff}"}
+    print(f"stages {stages}, {len(codes)} plants over {args.months} months, cores: {os.cpu_count()}", flush=True)
+
+    results: list[tuple[int, dict[str, float]]] = []
+    for stage in stages:
+        started = time.perf_counter()
+        asyncio.run(fill(dsn, stage, len(codes), days))
+        process, base = start_service(dsn, workdir, 2)
+        try:
+            asyncio.run(count_everything(base, headers, days + 3))
+            asyncio.run(settle(dsn))
+            hashes = []
+            for index, (_, code, _) in enumerate(posting):
+                generator = RecordGenerator(seed=stage * 100 + index, enterprise_code=code)
+                for _ in range(2):
+                    hashes += [r[item][len("sha256:"):] for r in generator.batch(BATCH)["records"]
+                               for item in ("passPhoto", "listPhoto")]
+            asyncio.run(hold_photos(dsn, hashes))
+            figures = asyncio.run(measure(base, headers, codes, posting, stage))
+        finally:
+            process.terminate()
+            process.wait(timeout=60)
+        count = asyncio.run(stored(dsn))
+        results.append((count, figures))
+        print(f"{count:>12,} stored (stage ready in {time.perf_counter() - started:.0f} s): "
+              + ", ".join(f"{name} {value:,.1f}" for name, value in figures.items()), flush=True)
+    (first_count, first), (last_count, last) = results[0], results[-1]
+    print(f"{last_count:,} against {first_count:,}: ingest {last['ingest records/s'] / first['ingest records/s']:.2f} "
+          "(target >= 0.8); " + ", ".join(f"{name} {last[name] / first[name]:.2f}x" for name in first
+                                          if name.endswith("ms")) + " (target p95s within 2x)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,209 @@
+"""Retention: how long records are kept, and the purge that lets go of what is older.
+
+Movements, with their versions, keys, day figures, manifests and the rail and belt volumes, are kept
+HJ1321_RETENTION_MONTHS (24 by the standard) in whole months: a month goes only once its last day is
+older than the window, so the whole window is always there. A month of movements goes by dropping its
+partitions (partitions.py), its keys by their primary key, in short transactions. The ledgers' history
+(versions superseded, and entries retired) is kept HJ1321_LEDGER_RETENTION_YEARS (5). A photo goes when
+no kept record names it: its file is removed while its row is locked, then the row.
+
+Every purge that removes anything writes an audit entry with what it removed.
+"""
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from service import partitions
+from service.audit import service as audit
+from service.config import Settings
+from service.ingest.kinds import INPLANT_VEHICLES, NONROAD_MACHINERY, RecordKind
+from service.ingest.payloads import BEIJING
+from service.ingest.rules import months_before
+from service.photos.store import PhotoStore
+
+logger = logging.getLogger("hj1321.retention")
+
+PURGE_ACTION = "retention.purge"
+CHUNK = 10_000
+PHOTO_CHUNK = 1_000
+LEDGERS = (INPLANT_VEHICLES, NONROAD_MACHINERY)
+
+
+@dataclass
+class Horizon:
+    keep_from: date  # the first day of the oldest month kept
+    ledger_before: datetime  # ledger history superseded or retired before this goes
+
+    def as_json(self) -> dict[str, str]:
+        return {"keepFrom": self.keep_from.isoformat(), "ledgerHistoryBefore": self.ledger_before.isoformat()}
+
+
+@dataclass
+class Report:
+    horizon: Horizon
+    months: list[date] = field(default_factory=list)  # movement months dropped (or to drop)
+    removed: dict[str, int] = field(default_factory=dict)  # what -> rows
+
+    def as_json(self) -> dict[str, Any]:
+        return {**self.horizon.as_json(), "months": [m.strftime("%Y-%m") for m in self.months],
+                "removed": self.removed}
+
+
+def horizon(settings: Settings, now: datetime) -> Horizon:
+    window_start = months_before(now.astimezone(BEIJING), settings.retention_months)
+    return Horizon(keep_from=partitions.month_of(window_start.date()),
+                   ledger_before=months_before(now.astimezone(UTC), settings.ledger_retention_years * 12))
+
+
+def _ledger_photo_refs() -> str:
+    """Every photo a kept ledger row (current or earlier version) names, as 'sha256:…' references."""
+    parts = []
+    for kind in LEDGERS:
+        columns = ", ".join(column for _, column in kind.photo_fields)
+        for table in (kind.table.name, kind.version_table.name):
+            parts.append(f"SELECT ref FROM {table}, unnest(ARRAY[{columns}]) AS ref WHERE ref IS NOT NULL")
+    return " UNION ".join(parts)
+
+
+_PHOTOS_UNNAMED = f"""
+    FROM photo AS p
+    WHERE coalesce(p.named_month, p.received_at::date, '-infinity'::date) < :keep_from
+      AND NOT EXISTS (SELECT FROM ({_ledger_photo_refs()}) AS ledger WHERE ledger.ref = 'sha256:' || p.sha256)
+"""
+
+
+def _superseded(kind: RecordKind) -> str:
+    """Earlier ledger versions whose successor arrived before the horizon: out of force that long."""
+    fk = kind.version_fk
+    return f"""
+        FROM {kind.version_table.name} AS v
+        WHERE coalesce((SELECT min(n.received_at) FROM {kind.version_table.name} AS n
+                        WHERE n.{fk} = v.{fk} AND n.version > v.version),
+                       (SELECT c.received_at FROM {kind.table.name} AS c WHERE c.id = v.{fk})) < :ledger_before
+    """
+
+
+def _retired(kind: RecordKind) -> str:
+    return f"FROM {kind.table.name} AS c WHERE NOT c.active AND c.received_at < :ledger_before"
+
+
+# (what, table, FROM … WHERE … of the rows it removes) for what goes row by row: all small beside movements.
+_ROWS = [
+    ("movement_day_stat", "movement_day_stat", "FROM movement_day_stat WHERE pass_date < :keep_from"),
+    ("stat_dirty", "stat_dirty", "FROM stat_dirty WHERE pass_date < :keep_from"),
+    ("manifest", "manifest", "FROM manifest WHERE manifest_date < :keep_from"),
+    ("clean_transport_volume_version", "clean_transport_volume_version", """FROM clean_transport_volume_version
+        WHERE clean_transport_volume_id IN (SELECT id FROM clean_transport_volume WHERE volume_date < :keep_from)"""),
+    ("clean_transport_volume", "clean_transport_volume", "FROM clean_transport_volume WHERE volume_date < :keep_from"),
+    *((f"{kind.version_table.name}_superseded", kind.version_table.name, _superseded(kind)) for kind in LEDGERS),
+    *((f"{kind.version_table.name}_retired", kind.version_table.name, f"""FROM {kind.version_table.name} AS v
+        WHERE v.{kind.version_fk} IN (SELECT c.id {_retired(kind)})""") for kind in LEDGERS),
+    *((f"{kind.table.name}_retired", kind.table.name, _retired(kind)) for kind in LEDGERS),
+]
+
+
+async def _count(connection: AsyncConnection, from_where: str, params: dict[str, Any]) -> int:
+    return int((await connection.execute(text(f"SELECT count(*) {from_where}"), params)).scalar_one())
+
+
+async def plan(engine: AsyncEngine, settings: Settings, now: datetime) -> Report:
+    """What a purge now would remove, changing nothing."""
+    report = Report(horizon(settings, now))
+    params = {"keep_from": report.horizon.keep_from, "ledger_before": report.horizon.ledger_before}
+    async with engine.connect() as connection:
+        report.months = [m for m in await partitions.months(connection) if m < report.horizon.keep_from]
+        for table in partitions.PARTITIONED:
+            report.removed[table] = sum([await _count(connection, f"FROM {partitions.partition_name(table, m)}", {})
+                                         for m in report.months])
+        report.removed["movement_key"] = report.removed["movement"]
+        for what, _, from_where in _ROWS:
+            report.removed[what] = await _count(connection, from_where, params)
+        report.removed["photo"] = await _count(connection, _PHOTOS_UNNAMED, params)
+    return report
+
+
+async def purge(engine: AsyncEngine, settings: Settings, store: PhotoStore, now: datetime, *,
+                actor: audit.Actor = audit.CLI) -> Report:
+    """Remove what is older than the windows; returns what was removed."""
+    report = Report(horizon(settings, now))
+    params = {"keep_from": report.horizon.keep_from, "ledger_before": report.horizon.ledger_before}
+    async with engine.connect() as connection:
+        report.months = [m for m in await partitions.months(connection) if m < report.horizon.keep_from]
+    for month in report.months:
+        for table in partitions.PARTITIONED:
+            async with engine.connect() as connection:
+                rows = await _count(connection, f"FROM {partitions.partition_name(table, month)}", {})
+            report.removed[table] = report.removed.get(table, 0) + rows
+        report.removed["movement_key"] = report.removed.get("movement_key", 0) + await _drop_keys(engine, month)
+        await partitions.drop(engine, month)
+    for what, table, from_where in _ROWS:
+        report.removed[what] = await _delete(engine, table, from_where, params)
+    report.removed["photo"] = await _purge_photos(engine, store, params)
+    if any(report.removed.values()):
+        async with AsyncSession(engine) as session:
+            await audit.append(session, actor=actor, action=PURGE_ACTION, status=200, after=report.as_json(),
+                               rows=sum(report.removed.values()))
+            await session.commit()
+        logger.info("retention purge", extra={"retention": report.as_json()})
+    return report
+
+
+async def _drop_keys(engine: AsyncEngine, month: date) -> int:
+    """The keys of a month's movements, by their primary key, before its partition goes. A key whose record a
+    correction moved into the window meanwhile no longer has this month's day, and stays."""
+    name = partitions.partition_name("movement", month)
+    removed = 0
+    after: tuple[int, str] = (0, "")
+    while True:
+        async with engine.begin() as connection:
+            keys = (await connection.execute(text(f"""
+                SELECT enterprise_id, record_id FROM {name} WHERE (enterprise_id, record_id) > (:e, :r)
+                ORDER BY enterprise_id, record_id LIMIT {CHUNK}"""), {"e": after[0], "r": after[1]})).all()
+            if not keys:
+                return removed
+            result = await connection.execute(text("""
+                DELETE FROM movement_key AS k
+                USING unnest(CAST(:e AS integer[]), CAST(:r AS text[])) AS gone(enterprise_id, record_id)
+                WHERE k.enterprise_id = gone.enterprise_id AND k.record_id = gone.record_id
+                  AND k.pass_date >= :month AND k.pass_date < :next
+            """), {"e": [k[0] for k in keys], "r": [k[1] for k in keys], "month": month,
+                   "next": partitions.next_month(month)})
+            removed += result.rowcount  # type: ignore[attr-defined]
+            after = (keys[-1][0], keys[-1][1])
+
+
+async def _delete(engine: AsyncEngine, table: str, from_where: str, params: dict[str, Any]) -> int:
+    """Delete in short transactions of at most CHUNK rows, so no lock is held long and vacuum keeps up."""
+    removed = 0
+    while True:
+        async with engine.begin() as connection:
+            result = await connection.execute(text(
+                f"DELETE FROM {table} WHERE ctid = ANY(ARRAY(SELECT ctid {from_where} LIMIT {CHUNK}))"), params)
+        removed += result.rowcount  # type: ignore[attr-defined]
+        if result.rowcount < CHUNK:  # type: ignore[attr-defined]
+            return removed
+
+
+async def _purge_photos(engine: AsyncEngine, store: PhotoStore, params: dict[str, Any]) -> int:
+    """Lock a chunk of unnamed photos, remove their files, then their rows, and commit. An upload or a record
+    naming one of them meanwhile waits for the lock and then finds no row: the photo is simply not held."""
+    removed = 0
+    while True:
+        async with engine.begin() as connection:
+            hashes = list((await connection.execute(text(
+                f"SELECT p.sha256 {_PHOTOS_UNNAMED} ORDER BY p.sha256 LIMIT {PHOTO_CHUNK} FOR UPDATE OF p SKIP LOCKED"),
+                params)).scalars())
+            for sha256 in hashes:
+                await store.delete(sha256)
+            await connection.execute(text("DELETE FROM photo_enterprise WHERE sha256 = ANY(CAST(:h AS text[]))"),
+                                     {"h": hashes})
+            await connection.execute(text("DELETE FROM photo WHERE sha256 = ANY(CAST(:h AS text[]))"), {"h": hashes})
+        removed += len(hashes)
+        if len(hashes) < PHOTO_CHUNK:
+            return removed
