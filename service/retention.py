@@ -84,8 +84,9 @@ def _superseded(kind: RecordKind) -> str:
     return f"""
         FROM {kind.version_table.name} AS v
         WHERE coalesce((SELECT min(n.received_at) FROM {kind.version_table.name} AS n
-                        WHERE n.{fk} = v.{fk} AND n.version > v.version),
-                       (SELECT c.received_at FROM {kind.table.name} AS c WHERE c.id = v.{fk})) < :ledger_before
+                        WHERE n.enterprise_id = v.enterprise_id AND n.{fk} = v.{fk} AND n.version > v.version),
+                       (SELECT c.received_at FROM {kind.table.name} AS c
+                        WHERE c.enterprise_id = v.enterprise_id AND c.id = v.{fk})) < :ledger_before
     """
 
 
@@ -99,11 +100,13 @@ _ROWS = [
     ("stat_dirty", "stat_dirty", "FROM stat_dirty WHERE pass_date < :keep_from"),
     ("manifest", "manifest", "FROM manifest WHERE manifest_date < :keep_from"),
     ("clean_transport_volume_version", "clean_transport_volume_version", """FROM clean_transport_volume_version
-        WHERE clean_transport_volume_id IN (SELECT id FROM clean_transport_volume WHERE volume_date < :keep_from)"""),
+        WHERE (enterprise_id, clean_transport_volume_id) IN
+            (SELECT enterprise_id, id FROM clean_transport_volume WHERE volume_date < :keep_from)"""),
     ("clean_transport_volume", "clean_transport_volume", "FROM clean_transport_volume WHERE volume_date < :keep_from"),
     *((f"{kind.version_table.name}_superseded", kind.version_table.name, _superseded(kind)) for kind in LEDGERS),
     *((f"{kind.version_table.name}_retired", kind.version_table.name, f"""FROM {kind.version_table.name} AS v
-        WHERE v.{kind.version_fk} IN (SELECT c.id {_retired(kind)})""") for kind in LEDGERS),
+        WHERE (v.enterprise_id, v.{kind.version_fk}) IN (SELECT c.enterprise_id, c.id {_retired(kind)})""")
+      for kind in LEDGERS),
     *((f"{kind.table.name}_retired", kind.table.name, _retired(kind)) for kind in LEDGERS),
 ]
 

@@ -3,9 +3,27 @@ row per decision, never an update), alerts (ended or superseded, never deleted),
 over-limit watch-list (超标车辆名单). Every change is also an audit entry with before and after."""
 
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Index, Numeric, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    Numeric,
+    PrimaryKeyConstraint,
+    UniqueConstraint,
+    text,
+)
 from sqlmodel import Field, SQLModel
+
+
+def _id_with_enterprise(table: str) -> Any:
+    """Handed out by the table's sequence; the primary key is (enterprise_id, id), so the table can be
+    distributed by enterprise with the enterprise's records."""
+    return Field(default=None, sa_column=Column(Integer, nullable=False,
+                                                server_default=text(f"nextval('{table}_id_seq')")))
 
 
 class EnterpriseGrade(SQLModel, table=True):
@@ -13,9 +31,10 @@ class EnterpriseGrade(SQLModel, table=True):
     (the later decision when two share a valid_from)."""
 
     __tablename__ = "enterprise_grade"
-    __table_args__ = (Index("ix_enterprise_grade_enterprise_id_valid_from", "enterprise_id", "valid_from"),)
+    __table_args__ = (PrimaryKeyConstraint("enterprise_id", "id"),
+                      Index("ix_enterprise_grade_enterprise_id_valid_from", "enterprise_id", "valid_from"))
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = _id_with_enterprise("enterprise_grade")
     enterprise_id: int = Field(foreign_key="enterprise.id")
     grade: str  # A, leading, B, C, D, none
     valid_from: date
@@ -46,9 +65,10 @@ class Exemption(SQLModel, table=True):
     """应急运输豁免: a plate (and colour) an enterprise may use during alerts, in [valid_from, valid_to)."""
 
     __tablename__ = "emergency_exemption"
-    __table_args__ = (Index("ix_emergency_exemption_enterprise_id_plate_no", "enterprise_id", "plate_no"),)
+    __table_args__ = (PrimaryKeyConstraint("enterprise_id", "id"),
+                      Index("ix_emergency_exemption_enterprise_id_plate_no", "enterprise_id", "plate_no"))
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = _id_with_enterprise("emergency_exemption")
     enterprise_id: int = Field(foreign_key="enterprise.id")
     plate_no: str
     plate_color: str

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Column,
     Computed,
     DateTime,
+    ForeignKeyConstraint,
     Index,
     LargeBinary,
     Numeric,
@@ -107,6 +108,19 @@ class MovementKey(SQLModel, table=True):
     pass_date: date
 
 
+def _record_id(table: str) -> Any:
+    """A record's id: handed out by the table's sequence, and unique with its enterprise (the primary key is
+    (enterprise_id, id), so the tables can be distributed by enterprise without a redesign)."""
+    return Field(default=None, sa_column=Column(BigInteger, nullable=False,
+                                                server_default=text(f"nextval('{table}_id_seq')")))
+
+
+def _version_of(table: str, fk: str) -> tuple[Any, ...]:
+    return (PrimaryKeyConstraint("enterprise_id", "id"),
+            ForeignKeyConstraint(["enterprise_id", fk], [f"{table}.enterprise_id", f"{table}.id"],
+                                 name=f"fk_{table}_version_current"))
+
+
 def _month_partitioned(column: str) -> dict[str, str]:
     return {"postgresql_partition_by": f"RANGE ({column})"}
 
@@ -168,19 +182,21 @@ class InplantVehicleData(SQLModel):
 class InplantVehicle(RecordMeta, InplantVehicleData, table=True):
     __tablename__ = "inplant_vehicle"
     __table_args__ = (
+        PrimaryKeyConstraint("enterprise_id", "id"),
         UniqueConstraint("enterprise_id", "env_reg_code"),
         _pending_photo_index("inplant_vehicle"),
     )
 
-    id: int | None = Field(default=None, primary_key=True, sa_type=BigInteger)
+    id: int | None = _record_id("inplant_vehicle")
     complete: bool | None = _complete_column()
 
 
 class InplantVehicleVersion(RecordMeta, InplantVehicleData, table=True):
     __tablename__ = "inplant_vehicle_version"
+    __table_args__ = _version_of("inplant_vehicle", "inplant_vehicle_id")
 
-    id: int | None = Field(default=None, primary_key=True, sa_type=BigInteger)
-    inplant_vehicle_id: int = Field(foreign_key="inplant_vehicle.id", index=True, sa_type=BigInteger)
+    id: int | None = _record_id("inplant_vehicle_version")
+    inplant_vehicle_id: int = Field(index=True, sa_type=BigInteger)
 
 
 class NonroadMachineryData(SQLModel):
@@ -205,19 +221,21 @@ class NonroadMachineryData(SQLModel):
 class NonroadMachinery(RecordMeta, NonroadMachineryData, table=True):
     __tablename__ = "nonroad_machinery"
     __table_args__ = (
+        PrimaryKeyConstraint("enterprise_id", "id"),
         UniqueConstraint("enterprise_id", "env_reg_code"),
         _pending_photo_index("nonroad_machinery"),
     )
 
-    id: int | None = Field(default=None, primary_key=True, sa_type=BigInteger)
+    id: int | None = _record_id("nonroad_machinery")
     complete: bool | None = _complete_column()
 
 
 class NonroadMachineryVersion(RecordMeta, NonroadMachineryData, table=True):
     __tablename__ = "nonroad_machinery_version"
+    __table_args__ = _version_of("nonroad_machinery", "nonroad_machinery_id")
 
-    id: int | None = Field(default=None, primary_key=True, sa_type=BigInteger)
-    nonroad_machinery_id: int = Field(foreign_key="nonroad_machinery.id", index=True, sa_type=BigInteger)
+    id: int | None = _record_id("nonroad_machinery_version")
+    nonroad_machinery_id: int = Field(index=True, sa_type=BigInteger)
 
 
 class CleanTransportVolumeData(SQLModel):
@@ -232,16 +250,17 @@ class CleanTransportVolumeData(SQLModel):
 class CleanTransportVolume(RecordMeta, CleanTransportVolumeData, table=True):
     __tablename__ = "clean_transport_volume"
     __table_args__ = (
+        PrimaryKeyConstraint("enterprise_id", "id"),
         UniqueConstraint("enterprise_id", "record_id"),
         Index("ix_clean_transport_volume_enterprise_id_volume_date", "enterprise_id", "volume_date"),
     )
 
-    id: int | None = Field(default=None, primary_key=True, sa_type=BigInteger)
+    id: int | None = _record_id("clean_transport_volume")
 
 
 class CleanTransportVolumeVersion(RecordMeta, CleanTransportVolumeData, table=True):
     __tablename__ = "clean_transport_volume_version"
+    __table_args__ = _version_of("clean_transport_volume", "clean_transport_volume_id")
 
-    id: int | None = Field(default=None, primary_key=True, sa_type=BigInteger)
-    clean_transport_volume_id: int = Field(foreign_key="clean_transport_volume.id", index=True,
-                                           sa_type=BigInteger)
+    id: int | None = _record_id("clean_transport_volume_version")
+    clean_transport_volume_id: int = Field(index=True, sa_type=BigInteger)

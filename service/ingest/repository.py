@@ -85,12 +85,13 @@ def _statements(kind: RecordKind) -> _Statements:
             """),
             archive=text(f"""
                 INSERT INTO {kind.version_table.name} ({kind.version_fk}, {kept_columns})
-                SELECT id, {kept_columns} FROM {table.name} WHERE id = ANY(CAST(:ids AS bigint[]))
+                SELECT id, {kept_columns} FROM {table.name}
+                WHERE enterprise_id = :enterprise_id AND id = ANY(CAST(:ids AS bigint[]))
             """),
             update=text(f"""
                 UPDATE {table.name} AS cur SET version = cur.version + 1, received_at = :now, {assignments}
                 FROM json_to_recordset(CAST(:rows AS json)) AS u(id bigint, {record_type})
-                WHERE cur.id = u.id
+                WHERE cur.enterprise_id = :enterprise_id AND cur.id = u.id
                 RETURNING cur.id, cur.version
             """))
     # A partitioned kind: the key table decides what is new (its primary key is the natural key across
@@ -179,7 +180,7 @@ async def archive(session: AsyncSession, kind: RecordKind, *, enterprise_id: int
                   changed: Sequence[tuple[CurrentRow, dict[str, Any]]]) -> None:
     """Copy the current rows into the version table before they are replaced."""
     if kind.key_model is None:
-        params: dict[str, Any] = {"ids": [stored.id for stored, _ in changed]}
+        params: dict[str, Any] = {"enterprise_id": enterprise_id, "ids": [stored.id for stored, _ in changed]}
     else:
         params = {"enterprise_id": enterprise_id, "rows": _rows_json([
             {kind.key_column: row[kind.key_column], "old_day": stored.day, "new_day": row[kind.day_column or ""]}
