@@ -29,7 +29,7 @@ async def run_once(engine: AsyncEngine, settings: Settings, now: datetime) -> re
         try:
             month = partitions.beijing_month(now)
             await partitions.ensure(engine, [month, partitions.next_month(month)])
-            return await retention.purge(engine, settings, photo_store(settings), now, actor=MAINTENANCE)
+            return await retention.purge(engine, settings, photo_store(settings), now, actor=MAINTENANCE, sweep=False)
         finally:
             await connection.execute(text("SELECT pg_advisory_unlock(hashtext('hj1321 maintenance'))"))
             await connection.commit()

@@ -50,14 +50,17 @@ def is_partition(name: str) -> bool:
     return found is not None and found["table"] in PARTITIONED
 
 
+async def _tables(connection: AsyncConnection) -> set[str]:
+    """Every monthly table there is, attached or not (a purge stopped between detaching and dropping)."""
+    result = await connection.execute(text(
+        "SELECT relname FROM pg_class WHERE relkind = 'r' AND relname ~ '_y[0-9]{4}m[0-9]{2}$'"))
+    return {name for name in result.scalars() if is_partition(name)}
+
+
 async def months(connection: AsyncConnection) -> list[date]:
-    """The months that have partitions, oldest first."""
-    result = await connection.execute(text("""
-        SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-        WHERE i.inhparent = 'movement'::regclass
-    """))
-    found = [_NAME.match(name) for name in result.scalars()]
-    return sorted(date(int(m["year"]), int(m["month"]), 1) for m in found if m is not None)
+    """The months that have a table of either partitioned table, oldest first."""
+    found = [_NAME.match(name) for name in await _tables(connection)]
+    return sorted({date(int(m["year"]), int(m["month"]), 1) for m in found if m is not None})
 
 
 async def ensure(engine: AsyncEngine, wanted: Iterable[date]) -> list[date]:
@@ -72,12 +75,13 @@ async def ensure(engine: AsyncEngine, wanted: Iterable[date]) -> list[date]:
         for month in missing:
             async with connection.begin():
                 await connection.execute(text("SELECT pg_advisory_xact_lock(hashtext('hj1321 partitions'))"))
-                if month not in await months(connection):
-                    for table, column in PARTITIONED.items():
+                existing = await _tables(connection)
+                for table, column in PARTITIONED.items():
+                    if partition_name(table, month) not in existing:
                         await _attach_new(connection, table, column, month)
-                    made.append(month)
+                        made.append(month)
             _known.add(month)
-    return made
+    return sorted(set(made))
 
 
 async def _attach_new(connection: AsyncConnection, table: str, column: str, month: date) -> None:
@@ -103,11 +107,13 @@ async def drop(engine: AsyncEngine, month: date) -> None:
             exists = (await autocommit.execute(text("SELECT to_regclass(:name) IS NOT NULL"), {"name": name})).scalar()
             if not exists:
                 continue
-            attached = (await autocommit.execute(text(
-                "SELECT EXISTS (SELECT FROM pg_inherits WHERE inhrelid = CAST(:name AS regclass))"),
+            pending = (await autocommit.execute(text(
+                "SELECT inhdetachpending FROM pg_inherits WHERE inhrelid = CAST(:name AS regclass)"),
                 {"name": name})).scalar()
-            if attached:
+            if pending is False:
                 await autocommit.execute(text(f"ALTER TABLE {table} DETACH PARTITION {name} CONCURRENTLY"))
+            elif pending:  # a concurrent detach that was interrupted
+                await autocommit.execute(text(f"ALTER TABLE {table} DETACH PARTITION {name} FINALIZE"))
             await autocommit.execute(text(f"DROP TABLE {name}"))
 
 

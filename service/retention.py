@@ -71,9 +71,12 @@ def _ledger_photo_refs() -> str:
     return " UNION ".join(parts)
 
 
+# Written as two index scans of named_month (a range, and IS NULL for photos no movement named), not a scan
+# of every photo: the maintenance task asks this every hour.
 _PHOTOS_UNNAMED = f"""
     FROM photo AS p
-    WHERE coalesce(p.named_month, p.received_at::date, '-infinity'::date) < :keep_from
+    WHERE (p.named_month < :keep_from
+           OR (p.named_month IS NULL AND coalesce(p.received_at, '-infinity') < :keep_from))
       AND NOT EXISTS (SELECT FROM ({_ledger_photo_refs()}) AS ledger WHERE ledger.ref = 'sha256:' || p.sha256)
 """
 
@@ -95,7 +98,9 @@ def _retired(kind: RecordKind) -> str:
 
 
 # (what, table, FROM … WHERE … of the rows it removes) for what goes row by row: all small beside movements.
-_ROWS = [
+# What follows the movements' months goes when a month does (a scan of day figures every hour would not
+# be small); the command line sweeps it every time.
+_FOLLOWING_MONTHS = [
     ("movement_day_stat", "movement_day_stat", "FROM movement_day_stat WHERE pass_date < :keep_from"),
     ("stat_dirty", "stat_dirty", "FROM stat_dirty WHERE pass_date < :keep_from"),
     ("manifest", "manifest", "FROM manifest WHERE manifest_date < :keep_from"),
@@ -103,6 +108,8 @@ _ROWS = [
         WHERE (enterprise_id, clean_transport_volume_id) IN
             (SELECT enterprise_id, id FROM clean_transport_volume WHERE volume_date < :keep_from)"""),
     ("clean_transport_volume", "clean_transport_volume", "FROM clean_transport_volume WHERE volume_date < :keep_from"),
+]
+_LEDGER_HISTORY = [
     *((f"{kind.version_table.name}_superseded", kind.version_table.name, _superseded(kind)) for kind in LEDGERS),
     *((f"{kind.version_table.name}_retired", kind.version_table.name, f"""FROM {kind.version_table.name} AS v
         WHERE (v.enterprise_id, v.{kind.version_fk}) IN (SELECT c.enterprise_id, c.id {_retired(kind)})""")
@@ -115,6 +122,14 @@ async def _count(connection: AsyncConnection, from_where: str, params: dict[str,
     return int((await connection.execute(text(f"SELECT count(*) {from_where}"), params)).scalar_one())
 
 
+async def _rows_in(connection: AsyncConnection, table: str, month: date) -> int:
+    """Rows of one month's table; 0 when it is not there (a purge stopped halfway dropped it already)."""
+    name = partitions.partition_name(table, month)
+    if (await connection.execute(text("SELECT to_regclass(:name)"), {"name": name})).scalar() is None:
+        return 0
+    return await _count(connection, f"FROM {name}", {})
+
+
 async def plan(engine: AsyncEngine, settings: Settings, now: datetime) -> Report:
     """What a purge now would remove, changing nothing."""
     report = Report(horizon(settings, now))
@@ -122,18 +137,18 @@ async def plan(engine: AsyncEngine, settings: Settings, now: datetime) -> Report
     async with engine.connect() as connection:
         report.months = [m for m in await partitions.months(connection) if m < report.horizon.keep_from]
         for table in partitions.PARTITIONED:
-            report.removed[table] = sum([await _count(connection, f"FROM {partitions.partition_name(table, m)}", {})
-                                         for m in report.months])
+            report.removed[table] = sum([await _rows_in(connection, table, m) for m in report.months])
         report.removed["movement_key"] = report.removed["movement"]
-        for what, _, from_where in _ROWS:
+        for what, _, from_where in _FOLLOWING_MONTHS + _LEDGER_HISTORY:
             report.removed[what] = await _count(connection, from_where, params)
         report.removed["photo"] = await _count(connection, _PHOTOS_UNNAMED, params)
     return report
 
 
 async def purge(engine: AsyncEngine, settings: Settings, store: PhotoStore, now: datetime, *,
-                actor: audit.Actor = audit.CLI) -> Report:
-    """Remove what is older than the windows; returns what was removed."""
+                actor: audit.Actor = audit.CLI, sweep: bool = True) -> Report:
+    """Remove what is older than the windows; returns what was removed. Without `sweep`, what follows the
+    movements' months is looked at only when a month goes."""
     report = Report(horizon(settings, now))
     params = {"keep_from": report.horizon.keep_from, "ledger_before": report.horizon.ledger_before}
     async with engine.connect() as connection:
@@ -141,11 +156,11 @@ async def purge(engine: AsyncEngine, settings: Settings, store: PhotoStore, now:
     for month in report.months:
         for table in partitions.PARTITIONED:
             async with engine.connect() as connection:
-                rows = await _count(connection, f"FROM {partitions.partition_name(table, month)}", {})
+                rows = await _rows_in(connection, table, month)
             report.removed[table] = report.removed.get(table, 0) + rows
         report.removed["movement_key"] = report.removed.get("movement_key", 0) + await _drop_keys(engine, month)
         await partitions.drop(engine, month)
-    for what, table, from_where in _ROWS:
+    for what, table, from_where in (_FOLLOWING_MONTHS if sweep or report.months else []) + _LEDGER_HISTORY:
         report.removed[what] = await _delete(engine, table, from_where, params)
     report.removed["photo"] = await _purge_photos(engine, store, params)
     if any(report.removed.values()):
@@ -161,6 +176,9 @@ async def _drop_keys(engine: AsyncEngine, month: date) -> int:
     """The keys of a month's movements, by their primary key, before its partition goes. A key whose record a
     correction moved into the window meanwhile no longer has this month's day, and stays."""
     name = partitions.partition_name("movement", month)
+    async with engine.connect() as connection:
+        if (await connection.execute(text("SELECT to_regclass(:name)"), {"name": name})).scalar() is None:
+            return 0
     removed = 0
     after: tuple[int, str] = (0, "")
     while True:

@@ -208,3 +208,18 @@ async def test_maintenance_runs_on_one_worker_at_a_time_and_makes_the_coming_mon
     assert report is not None and report.months == [] and not any(report.removed.values())
     for name in ("movement_y2998m11", "movement_y2998m12", "movement_version_y2998m12"):
         assert await scalar(engine, "SELECT to_regclass(:n)::text", n=name) == name
+
+
+async def test_a_purge_stopped_between_detaching_and_dropping_a_month_is_finished_by_the_next(
+        client, engine, settings):
+    plant = await register(engine)
+    await post(client, plant, movement(recordId="HALF-1", passTime="2001-09-12 10:00:00"))
+    async with engine.connect() as connection:
+        autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+        await autocommit.execute(text("ALTER TABLE movement DETACH PARTITION movement_y2001m09"))
+    window = settings.model_copy(update={"retention_months": 2})
+    report = await retention.purge(engine, window, photo_store(settings), datetime(2001, 12, 10, 4, tzinfo=UTC))
+    assert datetime(2001, 9, 1).date() in report.months
+    for name in ("movement_y2001m09", "movement_version_y2001m09"):
+        assert await scalar(engine, "SELECT to_regclass(:n)::text", n=name) is None
+    assert await scalar(engine, "SELECT count(*) FROM movement_key WHERE enterprise_id = :e", e=plant.id) == 0
