@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from service import partitions, retention
+from service import metrics, partitions, retention
 from service.audit.service import Actor
 from service.config import Settings
 from service.photos.store import photo_store
@@ -29,7 +29,12 @@ async def run_once(engine: AsyncEngine, settings: Settings, now: datetime) -> re
         try:
             month = partitions.beijing_month(now)
             await partitions.ensure(engine, [month, partitions.next_month(month)])
-            return await retention.purge(engine, settings, photo_store(settings), now, actor=MAINTENANCE, sweep=False)
+            report = await retention.purge(engine, settings, photo_store(settings), now, actor=MAINTENANCE,
+                                           sweep=False)
+            for what, rows in report.removed.items():
+                metrics.RETENTION_REMOVED.labels(what).inc(rows)
+            metrics.MAINTENANCE_LAST_SUCCESS.set_to_current_time()
+            return report
         finally:
             await connection.execute(text("SELECT pg_advisory_unlock(hashtext('hj1321 maintenance'))"))
             await connection.commit()

@@ -47,6 +47,11 @@ EMERGENCY_VIOLATIONS = Counter("hj1321_emergency_violations_total",
 AUDIT_ENTRIES = Counter("hj1321_audit_entries_total", "Audit entries of requests committed by the audit writer")
 AUDIT_WRITE_FAILURES = Counter("hj1321_audit_write_failures_total",
                                "Failed attempts to commit a batch of audit entries (it is retried)")
+MAINTENANCE_LAST_SUCCESS = Gauge("hj1321_maintenance_last_success_timestamp_seconds",
+                                 "Unix time this worker last finished a maintenance round (partitions, retention)",
+                                 multiprocess_mode="max")
+RETENTION_REMOVED = Counter("hj1321_retention_removed_total", "Rows (and photos) removed by the retention purge",
+                            ["what"])
 ENTERPRISE_LAST_SEEN = Gauge("hj1321_enterprise_last_seen_timestamp_seconds",
                              "Unix time of the enterprise gateway's last authenticated request",
                              ["enterprise"], multiprocess_mode="max")
@@ -89,7 +94,8 @@ def every_metric_name() -> set[str]:
     names = set()
     for metric in (HTTP_REQUESTS, HTTP_DURATION, RECORDS, RECORD_ERRORS, BATCH_RECORDS, PHOTO_BYTES,
                    DB_POOL_IN_USE, DB_POOL_WAIT, DATABASE_UP, ENTERPRISE_LAST_SEEN, ENTERPRISE_CLOCK_SKEW,
-                   AUDIT_ENTRIES, AUDIT_WRITE_FAILURES, EMERGENCY_VIOLATIONS):
+                   AUDIT_ENTRIES, AUDIT_WRITE_FAILURES, EMERGENCY_VIOLATIONS, BACKFILL_DEFERRED,
+                   MAINTENANCE_LAST_SUCCESS, RETENTION_REMOVED):
         for family in metric.describe():
             if family.type == "counter":
                 names.add(f"{family.name}_total")
