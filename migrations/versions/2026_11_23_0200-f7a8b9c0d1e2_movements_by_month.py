@@ -31,7 +31,6 @@ _INDEX_NAMES = ("ix_movement_alert_candidates", "ix_movement_enterprise_id_pass_
 
 
 def _movement_indexes() -> None:
-    op.execute("CREATE INDEX ix_movement_id ON movement (id)")
     op.execute(f"CREATE INDEX ix_movement_alert_candidates ON movement (enterprise_id, pass_time) WHERE {CANDIDATE}")
     op.execute("CREATE INDEX ix_movement_enterprise_id_pass_date ON movement (enterprise_id, pass_date)")
     op.execute("CREATE INDEX ix_movement_enterprise_id_pass_time ON movement (enterprise_id, pass_time)")
@@ -64,6 +63,7 @@ def upgrade() -> None:
     # The enterprise's foreign key is on movement_key only: attaching a month to a table referencing enterprise
     # would lock enterprise against its writers, and every movement row is inserted beside its new key.
     op.execute("ALTER TABLE movement ADD CONSTRAINT pk_movement PRIMARY KEY (enterprise_id, record_id, pass_date)")
+    op.execute("CREATE INDEX ix_movement_id ON movement (id)")
     _movement_indexes()
     op.execute("CREATE TABLE movement_version (LIKE movement_version_old, record_pass_date date NOT NULL) "
                "PARTITION BY RANGE (record_pass_date)")
@@ -120,11 +120,6 @@ def downgrade() -> None:
     op.execute("ALTER TABLE movement_version ADD CONSTRAINT fk_movement_version_enterprise_id_enterprise "
                "FOREIGN KEY (enterprise_id) REFERENCES enterprise (id), ADD CONSTRAINT fk_movement_version_movement_id_movement "
                "FOREIGN KEY (movement_id) REFERENCES movement (id)")
-    op.execute(f"CREATE INDEX ix_movement_alert_candidates ON movement (enterprise_id, pass_time) WHERE {CANDIDATE}")
-    op.execute("CREATE INDEX ix_movement_enterprise_id_pass_date ON movement (enterprise_id, pass_date)")
-    op.execute("CREATE INDEX ix_movement_enterprise_id_pass_time ON movement (enterprise_id, pass_time)")
-    op.execute("CREATE INDEX ix_movement_missing_photos ON movement USING gin (missing_photos) "
-               "WHERE cardinality(missing_photos) > 0")
-    op.execute("CREATE INDEX ix_movement_plate_no_pass_time ON movement (plate_no, pass_time)")
+    _movement_indexes()
     op.execute("CREATE INDEX ix_movement_version_movement_id ON movement_version (movement_id)")
     op.execute("DROP TABLE movement_version_parted, movement_parted, movement_key")
