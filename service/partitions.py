@@ -117,6 +117,12 @@ async def drop(engine: AsyncEngine, month: date) -> None:
             await autocommit.execute(text(f"DROP TABLE {name}"))
 
 
+def is_missing(exc: BaseException) -> bool:
+    """Whether a statement failed for want of a month this process believed made (dropped behind its back)."""
+    orig = getattr(exc, "orig", None)
+    return getattr(orig, "sqlstate", None) == "23514" and "no partition of relation" in str(orig)
+
+
 def forget() -> None:
     """Forget which months exist (after a migration or in tests that drop months behind this process)."""
     _known.clear()

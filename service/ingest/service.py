@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from pydantic_core import PydanticCustomError
+from sqlalchemy.exc import DBAPIError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service import partitions
@@ -19,7 +20,7 @@ from service.config import Settings
 from service.db import session_engine
 from service.emergency import findings
 from service.emergency import repository as emergency
-from service.errors import Forbidden, PayloadTooLarge, Unprocessable
+from service.errors import Forbidden, PayloadTooLarge, ServiceUnavailable, Unprocessable
 from service.ingest import repository
 from service.ingest.content import content_digest, receipt
 from service.ingest.kinds import MOVEMENTS, RecordKind
@@ -172,7 +173,15 @@ async def ingest_batch(session: AsyncSession, *, kind: RecordKind, enterprise_id
         referenced={sha for c in candidates for _, sha in c.photo_refs}, named_months=_named_months(kind, candidates))
     for candidate in candidates:
         candidate.row["missing_photos"] = sorted({sha for _, sha in candidate.photo_refs if sha in missing})
-    await _store(session, kind, enterprise_id, candidates, ctx, now)
+    try:
+        await _store(session, kind, enterprise_id, candidates, ctx, now)
+    except DBAPIError as exc:
+        if not partitions.is_missing(exc):
+            raise
+        # A month dropped behind this worker's back (a purge run with a shorter window): made again on the retry.
+        partitions.forget()
+        raise ServiceUnavailable("a month of this batch was being made again; nothing was stored, retry",
+                                 code="database_busy", headers={"Retry-After": "1"}) from exc
     if kind.day_column:
         await stats.mark_dirty(session, _changed_days(kind.day_column, enterprise_id, candidates), now)
 

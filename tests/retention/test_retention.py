@@ -226,3 +226,16 @@ async def test_a_purge_stopped_between_detaching_and_dropping_a_month_is_finishe
     for name in ("movement_y2001m09", "movement_version_y2001m09"):
         assert await scalar(engine, "SELECT to_regclass(:n)::text", n=name) is None
     assert await scalar(engine, "SELECT count(*) FROM movement_key WHERE enterprise_id = :e", e=plant.id) == 0
+
+
+async def test_a_month_dropped_behind_the_workers_back_is_a_retry_not_a_server_error(client, engine):
+    plant = await register(engine)
+    await post(client, plant, movement(recordId="GONE-1", passTime="2001-11-05 10:00:00"))
+    await partitions.drop(engine, datetime(2001, 11, 1).date())
+    partitions._known.add(datetime(2001, 11, 1).date())  # as another worker, which made it, still believes
+
+    record = movement(recordId="GONE-2", passTime="2001-11-06 10:00:00")
+    first = await client.post("/api/v1/movements", json=batch(plant, record), headers=plant.auth)
+    assert (first.status_code, first.json()["error"], first.headers["Retry-After"]) == (503, "database_busy", "1")
+    again = await post(client, plant, record)
+    assert again[0]["status"] == "accepted"
