@@ -77,6 +77,11 @@ class RecordKind:
                      if name not in self.hash_excludes)
 
     @property
+    def partitioned(self) -> bool:
+        """Kept in monthly partitions of its day column (partitions.py), its natural key in key_model's table."""
+        return self.key_model is not None
+
+    @property
     def table(self) -> Table:
         return self.table_model.__table__  # type: ignore[attr-defined,no-any-return]
 

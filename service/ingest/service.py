@@ -163,7 +163,7 @@ async def ingest_batch(session: AsyncSession, *, kind: RecordKind, enterprise_id
     ctx = rule_context(settings, now)
     photos = PhotoBundle()
     candidates, results = await check_batch(kind, records, ctx, photos, settings)
-    if kind.key_model is not None and candidates:
+    if kind.partitioned and candidates:
         # Before this transaction takes any lock, so making a month cannot wait on it.
         months = {partitions.beijing_month(c.row["pass_time"]) for c in candidates}
         await partitions.ensure(session_engine(session), months)
@@ -233,7 +233,7 @@ async def _watchlisted_entries(session: AsyncSession, kind: RecordKind, candidat
 def _named_months(kind: RecordKind, candidates: list[Candidate]) -> dict[str, date]:
     """For a partitioned kind, the month of the latest record naming each photo: kept as long as that month."""
     months: dict[str, date] = {}
-    if kind.key_model is None:
+    if not kind.partitioned:
         return months
     for candidate in candidates:
         month = partitions.beijing_month(candidate.row["pass_time"])
@@ -326,7 +326,7 @@ async def _store_round(session: AsyncSession, kind: RecordKind, enterprise_id: i
     versions = await repository.replace_current(session, kind, enterprise_id=enterprise_id, changed=rows, now=now)
     for stored, candidate in changed:
         candidate.status, candidate.version = UPDATED, versions[stored.id]
-    if kind.key_model is not None:
+    if kind.partitioned:
         later = [(partitions.month_of(c.row[kind.day_column or ""]), c.key) for stored, c in changed
                  if stored.day is not None and partitions.month_of(c.row[kind.day_column or ""]) > stored.day]
         if later:
