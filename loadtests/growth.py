@@ -80,9 +80,10 @@ async def stored(dsn: str) -> int:
 async def fill(dsn: str, target: int, enterprises: int, days: int) -> None:
     connection = await asyncpg.connect(plain_dsn(dsn))
     try:
+        # The synthetic records are B<n>; the posting plants' ids have letters and dashes.
         first = int(await connection.fetchval("SELECT coalesce(max(substr(record_id, 2)::bigint), 0) FROM movement_key "
-                                              "WHERE record_id LIKE 'B%'")) + 1
-        have = int(await connection.fetchval("SELECT count(*) FROM movement_key WHERE record_id LIKE 'B%'"))
+                                              "WHERE record_id ~ '^B[0-9]+$'")) + 1
+        have = int(await connection.fetchval("SELECT count(*) FROM movement_key WHERE record_id ~ '^B[0-9]+$'"))
         if have >= target:
             return
         end = datetime.now(UTC) - timedelta(days=2)
