@@ -327,8 +327,10 @@ async def _store_round(session: AsyncSession, kind: RecordKind, enterprise_id: i
     for stored, candidate in changed:
         candidate.status, candidate.version = UPDATED, versions[stored.id]
     if kind.partitioned:
+        # Records a correction moved to a later month: the photos their earlier versions name go with them.
         later = [(partitions.month_of(c.row[kind.day_column or ""]), c.key) for stored, c in changed
-                 if stored.day is not None and partitions.month_of(c.row[kind.day_column or ""]) > stored.day]
+                 if stored.day is not None
+                 and partitions.month_of(c.row[kind.day_column or ""]) > partitions.month_of(stored.day)]
         if later:
             await photos_repository.name_by_versions(session, enterprise_id=enterprise_id,
                                                      record_ids=[key for _, key in later], month=max(later)[0])
