@@ -17,12 +17,14 @@ from service.photos.store import photo_store
 logger = logging.getLogger("hj1321.maintenance")
 
 MAINTENANCE = Actor(type="cli", id="maintenance", name="scheduled maintenance")
+# The advisory lock one maintenance round holds, whichever worker or host runs it.
+LOCK_KEY = "hashtext('hj1321 maintenance')"
 
 
 async def run_once(engine: AsyncEngine, settings: Settings, now: datetime) -> retention.Report | None:
     """One round; None when another worker holds the lock (and so is doing it)."""
     async with engine.connect() as connection:
-        if not (await connection.execute(text("SELECT pg_try_advisory_lock(hashtext('hj1321 maintenance'))"))).scalar():
+        if not (await connection.execute(text(f"SELECT pg_try_advisory_lock({LOCK_KEY})"))).scalar():
             await connection.commit()
             return None
         await connection.commit()
@@ -36,7 +38,7 @@ async def run_once(engine: AsyncEngine, settings: Settings, now: datetime) -> re
             metrics.MAINTENANCE_LAST_SUCCESS.set_to_current_time()
             return report
         finally:
-            await connection.execute(text("SELECT pg_advisory_unlock(hashtext('hj1321 maintenance'))"))
+            await connection.execute(text(f"SELECT pg_advisory_unlock({LOCK_KEY})"))
             await connection.commit()
 
 

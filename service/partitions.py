@@ -63,13 +63,16 @@ async def months(connection: AsyncConnection) -> list[date]:
     return sorted({date(int(m["year"]), int(m["month"]), 1) for m in found if m is not None})
 
 
-async def ensure(engine: AsyncEngine, wanted: Iterable[date]) -> list[date]:
-    """Make the partitions of these months where missing; returns the months made now. Each month in a
-    transaction of its own, so what is made is visible to every other connection at once."""
+async def exists(connection: AsyncConnection, name: str) -> bool:
+    return bool((await connection.execute(text("SELECT to_regclass(:name) IS NOT NULL"), {"name": name})).scalar())
+
+
+async def ensure(engine: AsyncEngine, wanted: Iterable[date]) -> None:
+    """Make the partitions of these months where missing. Each month in a transaction of its own, so what is
+    made is visible to every other connection at once."""
     missing = sorted({month_of(m) for m in wanted} - _known)
     if not missing:
-        return []
-    made: list[date] = []
+        return
     async with engine.connect() as connection:
         # Two workers making the same month meet here; the second finds it made.
         for month in missing:
@@ -79,9 +82,7 @@ async def ensure(engine: AsyncEngine, wanted: Iterable[date]) -> list[date]:
                 for table, column in PARTITIONED.items():
                     if partition_name(table, month) not in existing:
                         await _attach_new(connection, table, column, month)
-                        made.append(month)
             _known.add(month)
-    return sorted(set(made))
 
 
 async def _attach_new(connection: AsyncConnection, table: str, column: str, month: date) -> None:
@@ -104,8 +105,7 @@ async def drop(engine: AsyncEngine, month: date) -> None:
         autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
         for table in PARTITIONED:
             name = partition_name(table, month)
-            exists = (await autocommit.execute(text("SELECT to_regclass(:name) IS NOT NULL"), {"name": name})).scalar()
-            if not exists:
+            if not await exists(autocommit, name):
                 continue
             pending = (await autocommit.execute(text(
                 "SELECT inhdetachpending FROM pg_inherits WHERE inhrelid = CAST(:name AS regclass)"),

@@ -125,7 +125,7 @@ async def _count(connection: AsyncConnection, from_where: str, params: dict[str,
 async def _rows_in(connection: AsyncConnection, table: str, month: date) -> int:
     """Rows of one month's table; 0 when it is not there (a purge stopped halfway dropped it already)."""
     name = partitions.partition_name(table, month)
-    if (await connection.execute(text("SELECT to_regclass(:name)"), {"name": name})).scalar() is None:
+    if not await partitions.exists(connection, name):
         return 0
     return await _count(connection, f"FROM {name}", {})
 
@@ -177,7 +177,7 @@ async def _drop_keys(engine: AsyncEngine, month: date) -> int:
     correction moved into the window meanwhile no longer has this month's day, and stays."""
     name = partitions.partition_name("movement", month)
     async with engine.connect() as connection:
-        if (await connection.execute(text("SELECT to_regclass(:name)"), {"name": name})).scalar() is None:
+        if not await partitions.exists(connection, name):
             return 0
     removed = 0
     after: tuple[int, str] = (0, "")

@@ -22,6 +22,9 @@ down_revision: str | None = 'e6f7a8b9c0d1'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+# Written out as d5e6f7a8b9c0 wrote it, not copied from the catalog: PostgreSQL deparses the IN list into
+# another expression tree, and the planner then no longer proves the findings query's WHERE implies it
+# (tests/test_migrations.py compares the two).
 CANDIDATE = """(CASE WHEN vehicle_type IS NOT NULL THEN vehicle_type ~ '^[HQ]1' ELSE coalesce(goods_amount > 0, false) END)
     AND (emission_standard IS NULL OR emission_standard IN ('0', '1', '2', '3', '4', 'X')
     OR (emission_standard = '5' AND fuel_type IN ('E', 'F')) OR use_nature = 'R')"""

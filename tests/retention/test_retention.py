@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from sqlalchemy import text
 
 from service import metrics, partitions, retention
-from service.maintenance import run_once
+from service.maintenance import LOCK_KEY, run_once
 from service.photos.store import photo_store
 from tests import factories
 from tests.conftest import flush_audit, register, staff_token
@@ -200,9 +200,9 @@ async def test_maintenance_runs_on_one_worker_at_a_time_and_makes_the_coming_mon
     far = settings.model_copy(update={"retention_months": 12000, "ledger_retention_years": 1000})
     now = datetime(2998, 11, 5, tzinfo=UTC)
     async with engine.connect() as holder:
-        await holder.execute(text("SELECT pg_advisory_lock(hashtext('hj1321 maintenance'))"))
+        await holder.execute(text(f"SELECT pg_advisory_lock({LOCK_KEY})"))
         assert await run_once(engine, far, now) is None
-        await holder.execute(text("SELECT pg_advisory_unlock(hashtext('hj1321 maintenance'))"))
+        await holder.execute(text(f"SELECT pg_advisory_unlock({LOCK_KEY})"))
     assert await scalar(engine, "SELECT to_regclass('movement_y2998m11')::text") is None
     partitions.forget()
     before = time.time()
