@@ -41,11 +41,6 @@ def live_bodies(plants: list[tuple[int, str, str]], count: int, seed: int) -> li
     return [(key, generator.batch(1)) for n in range(count) for generator, key in [generators[n % len(generators)]]]
 
 
-def photo_hashes(documents: list[dict[str, Any]]) -> list[str]:
-    return sorted({value.removeprefix("sha256:") for document in documents for record in document["records"]
-                   for value in record.values() if isinstance(value, str) and value.startswith("sha256:")})
-
-
 def live_load(base: str, bodies: list[tuple[str, dict[str, Any]]], rate: float, out: Any) -> None:
     async def run() -> tuple[list[float], Counter[int]]:
         latencies: list[float] = []
@@ -156,7 +151,7 @@ def main() -> None:
               for n in range(args.rounds)]
     documents = [b for quiet, alone, storm, storm_jobs in rounds for _, b in quiet + storm] + [
         b for _, alone, _, storm_jobs in rounds for _, bs in alone + storm_jobs for b in bs]
-    asyncio.run(hold_photos(dsn, photo_hashes(documents)))
+    asyncio.run(hold_photos(dsn, documents))
     service, base = start_service(dsn, workdir, args.workers)
     quiet: list[float] = []
     storm: list[float] = []

@@ -27,6 +27,7 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -103,12 +104,18 @@ async def fill(dsn: str, target: int, enterprises: int, days: int) -> None:
         await connection.close()
 
 
-async def measure(base: str, headers: dict[str, str], codes: list[str],
-                  posting: list[tuple[int, str, str]], stage: int) -> dict[str, float]:
-    bodies = []
+def live_batches(posting: list[tuple[int, str, str]], stage: int) -> list[tuple[str, dict[str, Any]]]:
+    """Two batches of new passes from each posting plant, with the key to post them with."""
+    batches = []
     for index, (_, code, key) in enumerate(posting):
         generator = RecordGenerator(seed=stage * 100 + index, enterprise_code=code)
-        bodies += [(key, orjson.dumps(generator.batch(BATCH))) for _ in range(2)]
+        batches += [(key, generator.batch(BATCH)) for _ in range(2)]
+    return batches
+
+
+async def measure(base: str, headers: dict[str, str], codes: list[str], posting: list[tuple[int, str, str]],
+                  batches: list[tuple[str, dict[str, Any]]], stage: int) -> dict[str, float]:
+    bodies = [(key, orjson.dumps(body)) for key, body in batches]
     seconds = await run_service(base, bodies, 4)
     figures: dict[str, float] = {"ingest records/s": len(bodies) * BATCH / seconds}
     singles = await run_single_records(base, posting, 100, 10, seed=10_000 * (stage + 1))
@@ -179,14 +186,9 @@ def main() -> None:
         try:
             asyncio.run(count_everything(base, headers, days + 3))
             asyncio.run(settle(dsn))
-            hashes = []
-            for index, (_, code, _) in enumerate(posting):
-                generator = RecordGenerator(seed=stage * 100 + index, enterprise_code=code)
-                for _ in range(2):
-                    hashes += [r[item][len("sha256:"):] for r in generator.batch(BATCH)["records"]
-                               for item in ("passPhoto", "listPhoto")]
-            asyncio.run(hold_photos(dsn, hashes))
-            figures = asyncio.run(measure(base, headers, codes, posting, stage))
+            batches = live_batches(posting, stage)
+            asyncio.run(hold_photos(dsn, [body for _, body in batches]))
+            figures = asyncio.run(measure(base, headers, codes, posting, batches, stage))
         finally:
             process.terminate()
             process.wait(timeout=60)

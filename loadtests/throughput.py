@@ -20,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -217,15 +217,24 @@ def start_service(dsn: str, workdir: Path, workers: int) -> tuple[subprocess.Pop
     raise SystemExit("the service did not start; see serve.log")
 
 
-async def hold_photos(dsn: str, hashes: list[str]) -> None:
-    """Store the photos the records name, as a gateway that uploads photos before records would have."""
+async def hold_photos(dsn: str, documents: Iterable[dict[str, Any]]) -> None:
+    """Store the photos these batches name, as a gateway that uploads each photo (PUT) before the records
+    naming it would have: the photo's row, and its link to the plant that uploaded it."""
+    named = sorted({(document["enterpriseCode"], value.removeprefix("sha256:")) for document in documents
+                    for record in document["records"] for value in record.values()
+                    if isinstance(value, str) and value.startswith("sha256:")})
     connection = await asyncpg.connect(plain_dsn(dsn))
-    enterprise_id = await connection.fetchval("SELECT min(id) FROM enterprise")
-    await connection.execute(
-        "INSERT INTO photo (sha256, content_type, size_bytes, enterprise_id, received_at) "
-        "SELECT h, 'image/jpeg', 4, $2, now() FROM unnest($1::text[]) AS h "
-        "ON CONFLICT DO NOTHING", hashes, enterprise_id)
-    await connection.close()
+    try:
+        await connection.execute("""
+            WITH named AS (SELECT e.id, u.sha256 FROM unnest($1::text[], $2::text[]) AS u(code, sha256)
+                           JOIN enterprise AS e ON e.code = u.code),
+            stored AS (INSERT INTO photo (sha256, content_type, size_bytes, enterprise_id, received_at)
+                       SELECT DISTINCT ON (sha256) sha256, 'image/jpeg', 4, id, now() FROM named
+                       ON CONFLICT DO NOTHING)
+            INSERT INTO photo_enterprise (sha256, enterprise_id) SELECT sha256, id FROM named
+            ON CONFLICT DO NOTHING""", [code for code, _ in named], [sha256 for _, sha256 in named])
+    finally:
+        await connection.close()
 
 
 async def settle(dsn: str) -> None:
@@ -253,21 +262,21 @@ async def main_async(args: argparse.Namespace, workdir: Path, dsn: str) -> None:
 
     bodies: list[tuple[str, bytes]] = []
     raw_jobs: list[tuple[int, list[list[Any]]]] = []
-    photo_hashes: list[str] = []
+    documents: list[dict[str, Any]] = []
     for index, (enterprise_id, code, key) in enumerate(enterprises):
         generator = RecordGenerator(seed=index, enterprise_code=code)
         for _ in range(per_enterprise // BATCH):
             body = generator.batch(BATCH)
             bodies.append((key, orjson.dumps(body)))
-            photo_hashes += [r[item][len("sha256:"):] for r in body["records"] for item in ("passPhoto", "listPhoto")]
+            documents.append(body)
             raw_jobs.append((enterprise_id, raw_columns(body["records"])))
 
     if not args.photos_missing:
-        await hold_photos(dsn, photo_hashes)
+        await hold_photos(dsn, documents)
     print("photos named by the records: " + ("not uploaded (every record waits for two)" if args.photos_missing
                                              else "uploaded beforehand"))
 
-    photo_hashes.clear()
+    documents.clear()
     today = datetime.now(UTC).date()
     await make_months(dsn, today - timedelta(days=2), today + timedelta(days=2))
     raw_seconds = await run_raw(dsn, raw_jobs, args.clients)

@@ -36,6 +36,11 @@ def beijing_month(moment: datetime) -> date:
     return month_of(moment.astimezone(BEIJING).date())
 
 
+def month_start(month: date) -> datetime:
+    """The instant a month begins in Beijing, where its days are cut."""
+    return datetime(month.year, month.month, 1, tzinfo=BEIJING)
+
+
 def next_month(month: date) -> date:
     return date(month.year + month.month // 12, month.month % 12 + 1, 1)
 

@@ -40,6 +40,10 @@ class Horizon:
     keep_from: date  # the first day of the oldest month kept
     ledger_before: datetime  # ledger history superseded or retired before this goes
 
+    def params(self) -> dict[str, Any]:
+        return {"keep_from": self.keep_from, "keep_from_at": partitions.month_start(self.keep_from),
+                "ledger_before": self.ledger_before}
+
     def as_json(self) -> dict[str, str]:
         return {"keepFrom": self.keep_from.isoformat(), "ledgerHistoryBefore": self.ledger_before.isoformat()}
 
@@ -71,12 +75,14 @@ def _ledger_photo_refs() -> str:
     return " UNION ".join(parts)
 
 
-# Written as two index scans of named_month (a range, and IS NULL for photos no movement named), not a scan
-# of every photo: the maintenance task asks this every hour.
+# A photo stays while the month it arrived in or the month of the latest movement naming it (named_month, not
+# written when it would be earlier than the arrival: photos/repository.py) is kept, or a kept ledger row names
+# it. Written as two index scans of named_month (a range, and IS NULL for photos no movement named), not a
+# scan of every photo: the maintenance task asks this every hour.
 _PHOTOS_UNNAMED = f"""
     FROM photo AS p
-    WHERE (p.named_month < :keep_from
-           OR (p.named_month IS NULL AND coalesce(p.received_at, '-infinity') < :keep_from))
+    WHERE (p.named_month < :keep_from OR p.named_month IS NULL)
+      AND coalesce(p.received_at, '-infinity') < :keep_from_at
       AND NOT EXISTS (SELECT FROM ({_ledger_photo_refs()}) AS ledger WHERE ledger.ref = 'sha256:' || p.sha256)
 """
 
@@ -133,7 +139,7 @@ async def _rows_in(connection: AsyncConnection, table: str, month: date) -> int:
 async def plan(engine: AsyncEngine, settings: Settings, now: datetime) -> Report:
     """What a purge now would remove, changing nothing."""
     report = Report(horizon(settings, now))
-    params = {"keep_from": report.horizon.keep_from, "ledger_before": report.horizon.ledger_before}
+    params = report.horizon.params()
     async with engine.connect() as connection:
         report.months = [m for m in await partitions.months(connection) if m < report.horizon.keep_from]
         for table in partitions.PARTITIONED:
@@ -150,7 +156,7 @@ async def purge(engine: AsyncEngine, settings: Settings, store: PhotoStore, now:
     """Remove what is older than the windows; returns what was removed. Without `sweep`, what follows the
     movements' months is looked at only when a month goes."""
     report = Report(horizon(settings, now))
-    params = {"keep_from": report.horizon.keep_from, "ledger_before": report.horizon.ledger_before}
+    params = report.horizon.params()
     async with engine.connect() as connection:
         report.months = [m for m in await partitions.months(connection) if m < report.horizon.keep_from]
     for month in report.months:

@@ -13,6 +13,7 @@ from datetime import date
 from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from service import partitions
 from service.db import run_sql
 from service.ingest.kinds import KINDS
 
@@ -34,15 +35,23 @@ _PLACEHOLD = text("""
     ON CONFLICT (sha256) DO NOTHING
     RETURNING sha256
 """)
-# Locked in hash order, as every other statement here takes photo rows. A photo the retention purge removed
-# meanwhile is not found: the record then waits for it as for any photo not received.
+# A photo is kept as long as the later of the month it arrived in and named_month (retention.py), so a
+# movement's month is written only when it is later than both. A gateway uploads a pass's photos with or after
+# the pass, so most namings write nothing, and one read tells which photos are held and which to name.
+_LOOK = text("SELECT sha256, received_at, named_month FROM photo WHERE sha256 = ANY(CAST(:sha256 AS text[]))")
+# The look's test again, under the row's lock. Locked in hash order, as every other statement here takes photo
+# rows. A photo the retention purge removed meanwhile is not returned, nor one another batch named later
+# meanwhile: both are looked at again.
 _NAME = text("""
     UPDATE photo SET named_month = named.month
     FROM (SELECT p.sha256, u.month FROM photo AS p
-          JOIN unnest(CAST(:sha256 AS text[]), CAST(:month AS date[])) AS u(sha256, month) ON u.sha256 = p.sha256
-          WHERE p.named_month IS NULL OR p.named_month < u.month
+          JOIN unnest(CAST(:sha256 AS text[]), CAST(:month AS date[]), CAST(:month_start AS timestamptz[]))
+               AS u(sha256, month, month_start) ON u.sha256 = p.sha256
+          WHERE (p.named_month IS NULL OR p.named_month < u.month)
+            AND coalesce(p.received_at, '-infinity') < u.month_start
           ORDER BY p.sha256 FOR UPDATE OF p) AS named
     WHERE photo.sha256 = named.sha256
+    RETURNING photo.sha256, photo.received_at IS NOT NULL
 """)
 # A correction moved records to a later month: the photos their earlier versions name go with them.
 _NAME_BY_VERSIONS = text("""
@@ -102,32 +111,45 @@ async def resolve_waiting_records(session: AsyncSession, sha256s: Iterable[str])
     return days
 
 
-async def name(session: AsyncSession, *, months: dict[str, date]) -> None:
-    """Note the month of the latest movement naming each photo (before asking which of them are held)."""
-    wanted = sorted(months)
-    if wanted:
-        await run_sql(session, _NAME, {"sha256": wanted, "month": [months[h] for h in wanted]})
-
-
 async def name_by_versions(session: AsyncSession, *, enterprise_id: int, record_ids: Sequence[str],
                            month: date) -> None:
     await run_sql(session, _NAME_BY_VERSIONS, {"enterprise_id": enterprise_id, "keys": list(record_ids),
                                                "month": month})
 
 
-async def missing(session: AsyncSession, *, enterprise_id: int, sha256s: Iterable[str],
-                  named_months: dict[str, date]) -> set[str]:
-    """Which of these photos have not arrived; those are held as placeholders until they do."""
-    wanted = sorted(set(sha256s))
-    if not wanted:
+async def name_and_find_missing(session: AsyncSession, *, enterprise_id: int, sha256s: Iterable[str],
+                                months: dict[str, date]) -> set[str]:
+    """Note the month of the latest movement naming each photo in `months`; returns which of `sha256s` have not
+    arrived. Those are held as placeholders until they do."""
+    wanted = set(sha256s)
+    looked = sorted(wanted | months.keys())
+    if not looked:
         return set()
-    held = set((await run_sql(session, _HELD, {"sha256": wanted})).scalars().all())
-    absent = [sha256 for sha256 in wanted if sha256 not in held]
+
+    held: set[str] = set()
+    to_name: list[str] = []
+    for sha256, received_at, named_month in (await run_sql(session, _LOOK, {"sha256": looked})).all():
+        month = months.get(sha256)
+        if (month is not None and (named_month is None or named_month < month)
+                and (received_at is None or received_at < partitions.month_start(month))):
+            to_name.append(sha256)
+        elif received_at is not None:
+            held.add(sha256)
+    if to_name:
+        named = await run_sql(session, _NAME, {"sha256": to_name, "month": [months[h] for h in to_name],
+                                               "month_start": [partitions.month_start(months[h]) for h in to_name]})
+        done = {sha256: received for sha256, received in named.all()}
+        held |= {sha256 for sha256, received in done.items() if received}
+        # Gone meanwhile, or named later by another batch: a statement started after the lock waits tells.
+        again = [sha256 for sha256 in to_name if sha256 not in done]
+        if again:
+            held |= set((await run_sql(session, _HELD, {"sha256": again})).scalars().all())
+    absent = sorted(wanted - held)
     if not absent:
         return set()
     # Placeholders this transaction created are missing for sure: an arrival waits for our commit.
     created = set((await run_sql(session, _PLACEHOLD, {"enterprise_id": enterprise_id, "sha256": absent,
-                                                        "month": [named_months.get(h) for h in absent]}))
+                                                        "month": [months.get(h) for h in absent]}))
                   .scalars().all())
     existing = [sha256 for sha256 in absent if sha256 not in created]
     if not existing:

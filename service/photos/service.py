@@ -75,9 +75,8 @@ async def store_and_find_missing(session: AsyncSession, store: PhotoStore, *, en
     new = await repository.store(session, enterprise_id=enterprise_id, photos=photos)
     await _write(store, bundle.inline)
     await _resolve(session, new)
-    await repository.name(session, months=named_months)
-    missing = await repository.missing(session, enterprise_id=enterprise_id,
-                                       sha256s=referenced - bundle.inline.keys(), named_months=named_months)
+    missing = await repository.name_and_find_missing(session, enterprise_id=enterprise_id,
+                                                     sha256s=referenced - bundle.inline.keys(), months=named_months)
     # After the photo rows, as an upload does (store, then link): one lock order, no deadlock.
     await repository.link(session, enterprise_id=enterprise_id, sha256s=referenced | bundle.inline.keys())
     return missing, sum(len(bundle.inline[sha256][1]) for sha256 in new)

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from sqlalchemy import text
 
 from service import metrics, partitions, retention
+from service.ingest.payloads import BEIJING
 from service.maintenance import LOCK_KEY, run_once
 from service.photos.store import photo_store
 from tests import factories
@@ -31,6 +32,14 @@ def data_uri(data: bytes) -> str:
 async def scalar(engine, sql: str, **params):
     async with engine.connect() as connection:
         return (await connection.execute(text(sql), params)).scalar()
+
+
+async def arrived(engine, at: datetime, *photos: bytes) -> None:
+    """The photos arrived at `at` (in 2001, as their passes did), not when the test sent them."""
+    async with engine.begin() as connection:
+        await connection.execute(text("UPDATE photo SET received_at = :at "
+                                      "WHERE sha256 = ANY(CAST(:h AS text[]))"),
+                                 {"at": at, "h": [sha256_hex(p) for p in photos]})
 
 
 def movement(**overrides):
@@ -74,7 +83,11 @@ async def test_the_purge_drops_past_months_with_their_keys_versions_figures_and_
     february = movement(recordId="FEB-1", passTime="2001-02-28 23:59:00")
     march = movement(recordId="MAR-1", passTime="2001-03-01 00:00:00", passPhoto=data_uri(kept_march),
                      listPhoto=f"sha256:{sha256_hex(shared)}")
-    await post(client, plant, january, february, march)
+    await post(client, plant, january, february)
+    await arrived(engine, datetime(2001, 1, 15, 8, tzinfo=BEIJING), only_january, shared, ledger_photo)
+    await post(client, plant, march)
+    # Arrived on the first instant of March, the oldest month kept: no March pass needs to name it anew.
+    await arrived(engine, datetime(2001, 3, 1, tzinfo=BEIJING), kept_march)
     corrected = await post(client, plant, {**january, "goodsAmount": 12.5})
     assert corrected[0]["status"] == "updated"
     vehicle = inplant_vehicle(listPhoto=f"sha256:{sha256_hex(ledger_photo)}")
