@@ -120,6 +120,29 @@ async def test_keyset_pages_are_stable_under_backfill(client, engine, tangshan):
     assert bad.status_code == 422 and bad.json()["error"] == "invalid_cursor"
 
 
+async def test_pages_run_newest_first_across_months_and_within_a_date_range(client, engine, tangshan):
+    now = datetime.now(UTC)
+    this_month = beijing(now - timedelta(minutes=5))[:8] + "01 00:00:05"  # the first seconds of this month
+    times = [beijing(now - timedelta(minutes=5)), this_month, beijing(now - timedelta(days=40)),
+             beijing(now - timedelta(days=70)), beijing(now - timedelta(days=400))]
+    records = [movement(passTime=t) for t in times]
+    await post(client, tangshan, "movements", *reversed(records))
+    staff = await staff_token(engine, "")
+    params = {"enterpriseCode": tangshan.code, "limit": 2}
+    seen, cursor = [], None
+    while True:
+        page = (await client.get("/api/v1/movements", params={**params, **({"cursor": cursor} if cursor else {})},
+                                 headers=staff)).json()
+        seen += [item["recordId"] for item in page["items"]]
+        cursor = page["nextCursor"]
+        if not cursor:
+            break
+    assert seen == [r["recordId"] for r in sorted(records, key=lambda r: r["passTime"], reverse=True)]
+    ranged = await client.get("/api/v1/movements", headers=staff, params={
+        "enterpriseCode": tangshan.code, "from": times[3][:10], "to": times[2][:10], "limit": 10})
+    assert [item["recordId"] for item in ranged.json()["items"]] == [records[2]["recordId"], records[3]["recordId"]]
+
+
 async def test_versions_oldest_first_and_hidden_outside_the_jurisdiction(client, engine, tangshan):
     record = movement()
     await post(client, tangshan, "movements", record)
