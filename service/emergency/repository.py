@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 from datetime import date, datetime
 
-from sqlalchemy import ColumnElement, func, or_, text
+from sqlalchemy import ColumnElement, bindparam, func, or_, text
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -107,10 +107,14 @@ async def listed(session: AsyncSession, *, region_code: str,
     return [(r[0], r[1], r[2], r[3], r[4]) for r in rows.all()]
 
 
+# Built once: every batch of movements asks it, and building an ORM statement costs more than running this one.
+_ALERTS_OVER = select(Alert).where(func.starts_with(bindparam("region_code"), col(Alert.region_code)),
+                                   col(Alert.starts_at) < bindparam("end"),
+                                   or_(col(Alert.ends_at).is_(None), col(Alert.ends_at) > bindparam("start")))
+
+
 async def alerts_over(session: AsyncSession, *, region_code: str, start: datetime,
                       end: datetime) -> Sequence[Alert]:
     """Alerts that cover an enterprise of this region (their region is a prefix of it) during [start, end)."""
-    statement = (select(Alert).where(func.starts_with(region_code, col(Alert.region_code)), col(Alert.starts_at) < end,
-                                     or_(col(Alert.ends_at).is_(None), col(Alert.ends_at) > start)))
-    return (await session.exec(statement)).all()
+    return (await session.exec(_ALERTS_OVER, params={"region_code": region_code, "start": start, "end": end})).all()
 

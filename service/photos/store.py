@@ -82,13 +82,13 @@ class FilePhotoStore:
 
 def photo_store(settings: Settings) -> FilePhotoStore:
     """The store HJ1321_PHOTO_STORE names: empty for <data dir>/photos, or file:///absolute/path."""
-    return _store(settings.photo_store, str(settings.data_dir.resolve()))
+    return _store(settings.photo_store, settings.data_dir)
 
 
-@lru_cache
-def _store(url: str, data_dir: str) -> FilePhotoStore:
+@lru_cache  # asked on every batch: resolving the data directory is a system call or several
+def _store(url: str, data_dir: Path) -> FilePhotoStore:
     if not url:
-        return FilePhotoStore(Path(data_dir) / "photos")
+        return FilePhotoStore(data_dir.resolve() / "photos")
     parsed = urlparse(url)
     if parsed.scheme == "file" and parsed.path.startswith("/"):
         return FilePhotoStore(Path(parsed.path))
