@@ -8,6 +8,7 @@ unlike advisory locks, cost no shared lock-table slots however many photos a bat
 """
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import date
 
 from sqlalchemy import text
@@ -38,7 +39,14 @@ _PLACEHOLD = text("""
 # A photo is kept as long as the later of the month it arrived in and named_month (retention.py), so a
 # movement's month is written only when it is later than both. A gateway uploads a pass's photos with or after
 # the pass, so most namings write nothing, and one read tells which photos are held and which to name.
-_LOOK = text("SELECT sha256, received_at, named_month FROM photo WHERE sha256 = ANY(CAST(:sha256 AS text[]))")
+# The links are asked by an uncorrelated subquery, run once: photo and photo_enterprise are distributed on
+# different columns (docs/scaling.md), and Citus plans such a subquery on its own shard, not a correlated one.
+_LOOK = text("""
+    SELECT p.sha256, p.received_at, p.named_month,
+           p.sha256 IN (SELECT pe.sha256 FROM photo_enterprise AS pe
+                        WHERE pe.enterprise_id = :enterprise_id AND pe.sha256 = ANY(CAST(:sha256 AS text[])))
+    FROM photo AS p WHERE p.sha256 = ANY(CAST(:sha256 AS text[]))
+""")
 # The look's test again, under the row's lock. Locked in hash order, as every other statement here takes photo
 # rows. A photo the retention purge removed meanwhile is not returned, nor one another batch named later
 # meanwhile: both are looked at again.
@@ -117,18 +125,30 @@ async def name_by_versions(session: AsyncSession, *, enterprise_id: int, record_
                                                "month": month})
 
 
+@dataclass
+class Looked:
+    missing: set[str] = field(default_factory=set)  # not arrived: held as placeholders until they do
+    linked: set[str] = field(default_factory=set)  # linked to the enterprise already (it uploaded them, say)
+
+
 async def name_and_find_missing(session: AsyncSession, *, enterprise_id: int, sha256s: Iterable[str],
-                                months: dict[str, date]) -> set[str]:
-    """Note the month of the latest movement naming each photo in `months`; returns which of `sha256s` have not
-    arrived. Those are held as placeholders until they do."""
-    wanted = set(sha256s)
-    looked = sorted(wanted | months.keys())
+                                inline: Iterable[str], months: dict[str, date]) -> Looked:
+    """For the photos a batch names (`sha256s`) and carries (`inline`, stored by it just now): note the month
+    of the latest movement naming each photo in `months`, and say which have not arrived and which are linked
+    to this enterprise already."""
+    inline = set(inline)
+    wanted = set(sha256s) - inline
+    looked = sorted(wanted | inline | months.keys())
+    answer = Looked()
     if not looked:
-        return set()
+        return answer
 
     held: set[str] = set()
     to_name: list[str] = []
-    for sha256, received_at, named_month in (await run_sql(session, _LOOK, {"sha256": looked})).all():
+    rows = await run_sql(session, _LOOK, {"sha256": looked, "enterprise_id": enterprise_id})
+    for sha256, received_at, named_month, linked in rows.all():
+        if linked:
+            answer.linked.add(sha256)
         month = months.get(sha256)
         if (month is not None and (named_month is None or named_month < month)
                 and (received_at is None or received_at < partitions.month_start(month))):
@@ -146,15 +166,15 @@ async def name_and_find_missing(session: AsyncSession, *, enterprise_id: int, sh
             held |= set((await run_sql(session, _HELD, {"sha256": again})).scalars().all())
     absent = sorted(wanted - held)
     if not absent:
-        return set()
+        return answer
     # Placeholders this transaction created are missing for sure: an arrival waits for our commit.
-    created = set((await run_sql(session, _PLACEHOLD, {"enterprise_id": enterprise_id, "sha256": absent,
-                                                        "month": [months.get(h) for h in absent]}))
-                  .scalars().all())
-    existing = [sha256 for sha256 in absent if sha256 not in created]
-    if not existing:
-        return created
-    return created | set((await run_sql(session, _STILL_MISSING, {"sha256": existing})).scalars().all())
+    answer.missing = set((await run_sql(session, _PLACEHOLD, {"enterprise_id": enterprise_id, "sha256": absent,
+                                                               "month": [months.get(h) for h in absent]}))
+                         .scalars().all())
+    existing = [sha256 for sha256 in absent if sha256 not in answer.missing]
+    if existing:
+        answer.missing |= set((await run_sql(session, _STILL_MISSING, {"sha256": existing})).scalars().all())
+    return answer
 
 
 _LINK = text("""

@@ -75,11 +75,13 @@ async def store_and_find_missing(session: AsyncSession, store: PhotoStore, *, en
     new = await repository.store(session, enterprise_id=enterprise_id, photos=photos)
     await _write(store, bundle.inline)
     await _resolve(session, new)
-    missing = await repository.name_and_find_missing(session, enterprise_id=enterprise_id,
-                                                     sha256s=referenced - bundle.inline.keys(), months=named_months)
-    # After the photo rows, as an upload does (store, then link): one lock order, no deadlock.
-    await repository.link(session, enterprise_id=enterprise_id, sha256s=referenced | bundle.inline.keys())
-    return missing, sum(len(bundle.inline[sha256][1]) for sha256 in new)
+    looked = await repository.name_and_find_missing(session, enterprise_id=enterprise_id, sha256s=referenced,
+                                                    inline=bundle.inline.keys(), months=named_months)
+    # After the photo rows, as an upload does (store, then link): one lock order, no deadlock. A gateway that
+    # uploads its photos first has linked them already: then there is nothing to write.
+    await repository.link(session, enterprise_id=enterprise_id,
+                          sha256s=(referenced | bundle.inline.keys()) - looked.linked)
+    return looked.missing, sum(len(bundle.inline[sha256][1]) for sha256 in new)
 
 
 async def _write(store: PhotoStore, photos: dict[str, tuple[str, bytes]]) -> None:
