@@ -25,6 +25,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
 import orjson
 
@@ -45,7 +46,9 @@ def live_load(base: str, bodies: list[tuple[str, dict[str, Any]]], rate: float, 
     async def run() -> tuple[list[float], Counter[int]]:
         latencies: list[float] = []
         statuses: Counter[int] = Counter()
-        async with httpx.AsyncClient(base_url=base, timeout=60, limits=httpx.Limits(max_connections=200)) as client:
+        # aiohttp for the many small posts: the client's own CPU comes off the cores the service shares.
+        async with aiohttp.ClientSession(base_url=base, timeout=aiohttp.ClientTimeout(total=60),
+                                         connector=aiohttp.TCPConnector(limit=200)) as client:
             async def one(n: int) -> None:
                 key, document = bodies[n]
                 beijing_now = time.gmtime(time.time() + 8 * 3600)
@@ -53,10 +56,11 @@ def live_load(base: str, bodies: list[tuple[str, dict[str, Any]]], rate: float, 
                 body = orjson.dumps(document)
                 started = time.perf_counter()
                 try:
-                    response = await client.post("/api/v1/movements", content=body, headers={
-                        "Authorization": f"Bearer {key}", "Content-Type": "application/json"})
-                    statuses[response.status_code] += 1
-                except httpx.TransportError:
+                    async with client.post("/api/v1/movements", data=body, headers={
+                            "Authorization": f"Bearer {key}", "Content-Type": "application/json"}) as response:
+                        await response.read()
+                    statuses[response.status] += 1
+                except (aiohttp.ClientError, TimeoutError):
                     statuses[0] += 1  # counted as an answer that never came
                 latencies.append(time.perf_counter() - started)
 
