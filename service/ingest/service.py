@@ -163,14 +163,14 @@ async def ingest_batch(session: AsyncSession, *, kind: RecordKind, enterprise_id
     ctx = rule_context(settings, now)
     photos = PhotoBundle()
     candidates, results = await check_batch(kind, records, ctx, photos, settings)
-    if kind.partitioned and candidates:
+    months = [partitions.beijing_month(c.row["pass_time"]) for c in candidates] if kind.partitioned else []
+    if months:
         # Before this transaction takes any lock, so making a month cannot wait on it.
-        months = {partitions.beijing_month(c.row["pass_time"]) for c in candidates}
-        await partitions.ensure(session_engine(session), months)
+        await partitions.ensure(session_engine(session), set(months))
 
     missing, new_photo_bytes = await store_and_find_missing(
         session, photo_store(settings), enterprise_id=enterprise_id, bundle=photos,
-        referenced={sha for c in candidates for _, sha in c.photo_refs}, named_months=_named_months(kind, candidates))
+        referenced={sha for c in candidates for _, sha in c.photo_refs}, named_months=_named_months(candidates, months))
     for candidate in candidates:
         candidate.row["missing_photos"] = sorted({sha for _, sha in candidate.photo_refs if sha in missing})
     try:
@@ -230,16 +230,15 @@ async def _watchlisted_entries(session: AsyncSession, kind: RecordKind, candidat
     return warnings
 
 
-def _named_months(kind: RecordKind, candidates: list[Candidate]) -> dict[str, date]:
-    """For a partitioned kind, the month of the latest record naming each photo: kept as long as that month."""
-    months: dict[str, date] = {}
-    if not kind.partitioned:
-        return months
-    for candidate in candidates:
-        month = partitions.beijing_month(candidate.row["pass_time"])
+def _named_months(candidates: list[Candidate], months: list[date]) -> dict[str, date]:
+    """For a partitioned kind (`months`: each candidate's), the month of the latest record naming each photo."""
+    named: dict[str, date] = {}
+    if not months:  # a kind kept whole, not by month
+        return named
+    for candidate, month in zip(candidates, months, strict=True):
         for _, sha256 in candidate.photo_refs:
-            months[sha256] = max(month, months.get(sha256, month))
-    return months
+            named[sha256] = max(month, named.get(sha256, month))
+    return named
 
 
 def _changed_days(day_column: str, enterprise_id: int, candidates: list[Candidate]) -> set[tuple[int, date]]:
