@@ -30,7 +30,7 @@ import httpx
 import orjson
 
 from loadtests.generator import RecordGenerator
-from loadtests.throughput import hold_photos, open_loop, percentile, register, start_service
+from loadtests.throughput import hold_photos, open_loop, percentile, post_movements, register, start_service
 from service.embedded_db import start_embedded
 from service.migrate import upgrade_to_head
 
@@ -56,10 +56,7 @@ def live_load(base: str, bodies: list[tuple[str, dict[str, Any]]], rate: float, 
                 body = orjson.dumps(document)
                 started = time.perf_counter()
                 try:
-                    async with client.post("/api/v1/movements", data=body, headers={
-                            "Authorization": f"Bearer {key}", "Content-Type": "application/json"}) as response:
-                        await response.read()
-                    statuses[response.status] += 1
+                    statuses[(await post_movements(client, key, body))[0]] += 1
                 except (aiohttp.ClientError, TimeoutError):
                     statuses[0] += 1  # counted as an answer that never came
                 latencies.append(time.perf_counter() - started)

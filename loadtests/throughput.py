@@ -157,6 +157,13 @@ async def run_service(base: str, jobs: list[tuple[str, bytes]], clients: int) ->
         return time.perf_counter() - started
 
 
+async def post_movements(client: aiohttp.ClientSession, key: str, body: bytes) -> tuple[int, bytes]:
+    """One batch posted as a gateway posts it: (status, answer)."""
+    async with client.post("/api/v1/movements", data=body, headers={
+            "Authorization": f"Bearer {key}", "Content-Type": "application/json"}) as response:
+        return response.status, await response.read()
+
+
 async def run_single_records(base: str, enterprises: list[tuple[int, str, str]], rate: int,
                              seconds: int, seed: int = 1000) -> list[float]:
     generators = [(RecordGenerator(seed=seed + i, enterprise_code=code), key)
@@ -172,13 +179,11 @@ async def run_single_records(base: str, enterprises: list[tuple[int, str, str]],
                                      connector=aiohttp.TCPConnector(limit=100)) as client:
         async def one(body: bytes, key: str) -> None:
             started = time.perf_counter()
-            async with client.post("/api/v1/movements", data=body, headers={
-                    "Authorization": f"Bearer {key}", "Content-Type": "application/json"}) as response:
-                answer = await response.read()
-            if response.status == 200:
+            status, answer = await post_movements(client, key, body)
+            if status == 200:
                 latencies.append(time.perf_counter() - started)
             else:
-                failures[f"{response.status} {orjson.loads(answer).get('error')}"] += 1
+                failures[f"{status} {orjson.loads(answer).get('error')}"] += 1
 
         await open_loop(len(bodies), rate, lambda n: one(*bodies[n]))
     if failures:  # the service's own back-pressure, reported beside the latencies of the posts it took

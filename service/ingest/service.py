@@ -325,11 +325,11 @@ async def _store_round(session: AsyncSession, kind: RecordKind, enterprise_id: i
     versions = await repository.replace_current(session, kind, enterprise_id=enterprise_id, changed=rows, now=now)
     for stored, candidate in changed:
         candidate.status, candidate.version = UPDATED, versions[stored.id]
-    if kind.partitioned:
+    if kind.partitioned and kind.day_column:
         # Records a correction moved to a later month: the photos their earlier versions name go with them.
-        later = [(partitions.month_of(c.row[kind.day_column or ""]), c.key) for stored, c in changed
-                 if stored.day is not None
-                 and partitions.month_of(c.row[kind.day_column or ""]) > partitions.month_of(stored.day)]
+        moved = [(partitions.month_of(c.row[kind.day_column]), stored.day, c.key) for stored, c in changed]
+        later = [(month, key) for month, old_day, key in moved
+                 if old_day is not None and month > partitions.month_of(old_day)]
         if later:
             await photos_repository.name_by_versions(session, enterprise_id=enterprise_id,
                                                      record_ids=[key for _, key in later], month=max(later)[0])

@@ -143,6 +143,7 @@ async def name_and_find_missing(session: AsyncSession, *, enterprise_id: int, sh
     if not looked:
         return answer
 
+    starts = {month: partitions.month_start(month) for month in set(months.values())}
     held: set[str] = set()
     to_name: list[str] = []
     rows = await run_sql(session, _LOOK, {"sha256": looked, "enterprise_id": enterprise_id})
@@ -151,13 +152,13 @@ async def name_and_find_missing(session: AsyncSession, *, enterprise_id: int, sh
             answer.linked.add(sha256)
         month = months.get(sha256)
         if (month is not None and (named_month is None or named_month < month)
-                and (received_at is None or received_at < partitions.month_start(month))):
+                and (received_at is None or received_at < starts[month])):
             to_name.append(sha256)
         elif received_at is not None:
             held.add(sha256)
     if to_name:
         named = await run_sql(session, _NAME, {"sha256": to_name, "month": [months[h] for h in to_name],
-                                               "month_start": [partitions.month_start(months[h]) for h in to_name]})
+                                               "month_start": [starts[months[h]] for h in to_name]})
         done = {sha256: received for sha256, received in named.all()}
         held |= {sha256 for sha256, received in done.items() if received}
         # Gone meanwhile, or named later by another batch: a statement started after the lock waits tells.
