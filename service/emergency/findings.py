@@ -511,15 +511,13 @@ _RULES_OF = text(_JUDGED + """
 """)
 
 
-async def alert_rules_broken(session: AsyncSession, *, enterprise_id: int, region_code: str,
-                             record_ids: Sequence[str], first: datetime, last: datetime) -> dict[str, int]:
-    """How many of these movements (just stored) break each alert rule: for the violations counter at
-    ingest. One small query, and nothing to judge, when no alert covers the plant then (the usual case).
-    A listed vehicle's entry is counted from ingest's own watch-list check, not here."""
-    alerts = await repository.alerts_over(session, region_code=region_code, start=first,
-                                          end=last + timedelta(microseconds=1))
-    if not alerts:
-        return {}
+async def alert_rules_broken(session: AsyncSession, *, alert_ids: Sequence[int], enterprise_id: int,
+                             region_code: str, record_ids: Sequence[str], first: datetime,
+                             last: datetime) -> dict[str, int]:
+    """How many of these movements (just stored) break each rule of these alerts (those covering the plant
+    during them: repository.at_ingest), for the violations counter at ingest. A listed vehicle's entry is
+    counted from ingest's own watch-list check, not here."""
+    alerts = await repository.alerts_by_id(session, alert_ids)
     params = _params(alerts, jurisdiction="", region=region_code, first_day=first.astimezone(BEIJING).date(),
                      last_day=last.astimezone(BEIJING).date(), enterprise_id=enterprise_id, record_ids=record_ids)
     return {row[0]: row[1] for row in await _judge(session, _RULES_OF, params)}

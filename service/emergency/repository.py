@@ -1,6 +1,7 @@
 """SQL for grades, alerts, exemptions and the watch-list."""
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import ColumnElement, bindparam, func, or_, text
@@ -89,25 +90,7 @@ async def watchlist_changes(session: AsyncSession, *, region_code: str, since: i
     return (await session.exec(statement)).all()
 
 
-_LISTED = text("""
-    SELECT w.plate_no, w.plate_color, w.reason, w.listed_at, w.released_at FROM watchlist_entry AS w
-    JOIN unnest(CAST(:plates AS text[]), CAST(:colors AS text[])) AS p(plate_no, plate_color)
-      ON w.plate_no = p.plate_no AND w.plate_color = p.plate_color
-    WHERE starts_with(:region, w.region_prefix)
-""")
-
-
-async def listed(session: AsyncSession, *, region_code: str,
-                 plates: Sequence[tuple[str, str]]) -> Sequence[tuple[str, str, str, datetime, datetime | None]]:
-    """Watch-list entries for these (plate, colour) pairs that apply to an enterprise of the region."""
-    if not plates:
-        return []
-    rows = await run_sql(session, _LISTED, {"region": region_code, "plates": [p for p, _ in plates],
-                                            "colors": [c for _, c in plates]})
-    return [(r[0], r[1], r[2], r[3], r[4]) for r in rows.all()]
-
-
-# Built once: every batch of movements asks it, and building an ORM statement costs more than running this one.
+# Built once: the 核查 comparison asks it per plant, and building an ORM statement costs more than running it.
 _ALERTS_OVER = select(Alert).where(func.starts_with(bindparam("region_code"), col(Alert.region_code)),
                                    col(Alert.starts_at) < bindparam("end"),
                                    or_(col(Alert.ends_at).is_(None), col(Alert.ends_at) > bindparam("start")))
@@ -117,4 +100,55 @@ async def alerts_over(session: AsyncSession, *, region_code: str, start: datetim
                       end: datetime) -> Sequence[Alert]:
     """Alerts that cover an enterprise of this region (their region is a prefix of it) during [start, end)."""
     return (await session.exec(_ALERTS_OVER, params={"region_code": region_code, "start": start, "end": end})).all()
+
+
+async def alerts_by_id(session: AsyncSession, ids: Sequence[int]) -> Sequence[Alert]:
+    return (await session.exec(select(Alert).where(col(Alert.id).in_(ids)).order_by(col(Alert.id)))).all()
+
+
+@dataclass(frozen=True)
+class Listing:
+    plate_no: str
+    plate_color: str
+    reason: str
+    listed_at: datetime
+    released_at: datetime | None
+
+
+@dataclass(frozen=True)
+class AtIngest:
+    """What a movement batch must know of the emergency rules, asked in one round trip."""
+
+    listed: list[Listing]  # watch-list entries for its plates that apply to the plant's region
+    alert_ids: list[int]  # alerts covering the plant during its passes: usually none
+
+
+_AT_INGEST = text("""
+    SELECT w.plate_no, w.plate_color, w.reason, w.listed_at, w.released_at, NULL::bigint
+    FROM watchlist_entry AS w
+    JOIN unnest(CAST(:plates AS text[]), CAST(:colors AS text[])) AS p(plate_no, plate_color)
+      ON w.plate_no = p.plate_no AND w.plate_color = p.plate_color
+    WHERE starts_with(:region, w.region_prefix)
+    UNION ALL
+    SELECT NULL, NULL, NULL, NULL, NULL, a.id FROM emergency_alert AS a
+    WHERE starts_with(:region, a.region_code) AND a.starts_at < :end AND (a.ends_at IS NULL OR a.ends_at > :start)
+""")
+
+
+async def at_ingest(session: AsyncSession, *, region_code: str, plates: Sequence[tuple[str, str]],
+                    passes: tuple[datetime, datetime] | None) -> AtIngest:
+    """The watch-list entries of these (plate, colour) pairs, and the alerts over `passes` ([first, last), or
+    None for none), that apply to an enterprise of the region."""
+    if not plates and passes is None:
+        return AtIngest(listed=[], alert_ids=[])
+    start, end = passes or (None, None)  # NULL bounds: no alert matches
+    rows = await run_sql(session, _AT_INGEST, {"region": region_code, "plates": [p for p, _ in plates],
+                                               "colors": [c for _, c in plates], "start": start, "end": end})
+    found = AtIngest(listed=[], alert_ids=[])
+    for row in rows.all():
+        if row[5] is None:
+            found.listed.append(Listing(row[0], row[1], row[2], row[3], row[4]))
+        else:
+            found.alert_ids.append(row[5])
+    return found
 
