@@ -249,6 +249,14 @@ async def test_violations_are_counted_at_receipt_for_prometheus(client, engine, 
     assert (counted("stage_banned_during_alert"), counted("stage_unknown_during_alert")) == (3, 1)
     await post(client, plant, heavy("M12", f"{DAY} 17:00:00", "2"), heavy("M13", f"{DAY} 17:30:00", "6"))
     assert counted("stage_banned_during_alert") == 4
+    # A graded plant of a region no alert covers, the same hours: nothing is counted for it.
+    admin = await staff_token(engine, role="admin", region="65")
+    neighbour = await register(engine, region_code=f"65{random.randint(10, 99)}01")
+    await client.put(f"/api/v1/admin/enterprises/{neighbour.code}/grade", headers=admin,
+                     json={"grade": "B", "validFrom": "2026-01-01"})
+    await post(client, neighbour, heavy("N1", f"{DAY} 17:00:00", "2"), heavy("N2", f"{DAY} 17:30:00", "X"))
+    assert [REGISTRY.get_sample_value("hj1321_emergency_violations_total", {"rule": rule, "enterprise": neighbour.code})
+            for rule in ("stage_banned_during_alert", "stage_unknown_during_alert")] == [None, None]
 
 
 async def test_an_alert_over_whole_and_cut_days_counts_every_movement_once_and_a_backfill_restates_it(
