@@ -5,7 +5,8 @@
                                        [--no-lane]
 
 1. A fresh embedded PostgreSQL and `hj1321 serve --workers 2` (pool of 10 per worker).
-2. `--rounds` rounds of three phases of `--seconds` each, fresh records every time:
+2. `--rounds` rounds of three phases of `--seconds` each (and 2 s before, when live posts are sent
+   but not counted: connections being made), fresh records every time:
    quiet: `--live-plants` plants each post one live pass `--live-rate` times a second (open loop);
    backfill alone: `--backfill-plants` plants each re-send `--days` past days (batches of 500 flagged
    reupload) as fast as they are answered, honouring 429 Retry-After;
@@ -42,6 +43,11 @@ def live_bodies(plants: list[tuple[int, str, str]], count: int, seed: int) -> li
     return [(key, generator.batch(1)) for n in range(count) for generator, key in [generators[n % len(generators)]]]
 
 
+# Seconds of each live phase that are sent but not counted: its client's connections, and the service's
+# pooled ones, are made then. The phases last this much longer, so the storm is on when counting starts.
+WARMUP = 2
+
+
 def live_load(base: str, bodies: list[tuple[str, dict[str, Any]]], rate: float, out: Any) -> None:
     async def run() -> tuple[list[float], Counter[int]]:
         latencies: list[float] = []
@@ -56,10 +62,12 @@ def live_load(base: str, bodies: list[tuple[str, dict[str, Any]]], rate: float, 
                 body = orjson.dumps(document)
                 started = time.perf_counter()
                 try:
-                    statuses[(await post_movements(client, key, body))[0]] += 1
+                    status = (await post_movements(client, key, body))[0]
                 except (aiohttp.ClientError, TimeoutError):
-                    statuses[0] += 1  # counted as an answer that never came
-                latencies.append(time.perf_counter() - started)
+                    status = 0  # counted as an answer that never came
+                if n >= rate * WARMUP:
+                    statuses[status] += 1
+                    latencies.append(time.perf_counter() - started)
 
             await open_loop(len(bodies), rate, one)
         return latencies, statuses
@@ -145,9 +153,10 @@ def main() -> None:
     print(f"generating {2 * args.rounds * args.backfill_plants * args.days * args.per_day:,} backfill records")
     # Fresh records for every phase (a resent record would be a cheap duplicate), and their photos held
     # already, as when gateways send photos first: the placeholder path is not what this measures.
-    rounds = [(live_bodies(live_plants, int(rate * args.seconds), seed=1000 * n),
+    phase = args.seconds + WARMUP
+    rounds = [(live_bodies(live_plants, int(rate * phase), seed=1000 * n),
                backfill_jobs(backfill_plants, args.days, args.per_day, seed=1000 * n + 100),
-               live_bodies(live_plants, int(rate * args.seconds), seed=1000 * n + 500),
+               live_bodies(live_plants, int(rate * phase), seed=1000 * n + 500),
                backfill_jobs(backfill_plants, args.days, args.per_day, seed=1000 * n + 900))
               for n in range(args.rounds)]
     documents = [b for quiet, alone, storm, storm_jobs in rounds for _, b in quiet + storm] + [
@@ -166,14 +175,14 @@ def main() -> None:
             print(f"round {n}, live alone ({args.live_plants} plants x {args.live_rate}/s): "
                   f"{summary(latencies, statuses)}")
 
-            process, result = in_process(backfill_load, base, encoded(alone_jobs), args.seconds)
+            process, result = in_process(backfill_load, base, encoded(alone_jobs), phase)
             records, seconds, statuses = result.recv()
             process.join()
             alone_records, alone_seconds = alone_records + records, alone_seconds + seconds
             print(f"round {n}, backfill alone ({args.backfill_plants} plants): {records / seconds:,.0f} records/s "
                   f"({dict(statuses)})")
 
-            backfill, backfill_result = in_process(backfill_load, base, encoded(storm_jobs), args.seconds)
+            backfill, backfill_result = in_process(backfill_load, base, encoded(storm_jobs), phase)
             live, live_result = in_process(live_load, base, storm_bodies, rate)
             latencies, statuses = live_result.recv()
             records, seconds, backfill_statuses = backfill_result.recv()

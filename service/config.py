@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     # and the database connections it must leave free for live passes; 0 turns the lane off.
     backfill_max_in_flight: int = 2
     backfill_reserve_connections: int = 3
+    # A live batch slower than this closes the lane to backfill for a second: the worker is saturated.
+    # The default is the single-record p99 the service is built for. 0: latency does not close it.
+    backfill_live_latency_ms: int = 50
     max_batch_records: int = 500
     max_photo_bytes: int = 2 * 1024 * 1024
     max_inline_photo_bytes: int = 1024 * 1024
@@ -74,7 +77,7 @@ class Settings(BaseSettings):
     def _async_driver(cls, url: str) -> str:
         return to_asyncpg_url(url) if url else url
 
-    @field_validator("maintenance_interval_seconds")
+    @field_validator("maintenance_interval_seconds", "backfill_live_latency_ms")
     @classmethod
     def _not_negative(cls, value: int) -> int:
         if value < 0:

@@ -8,6 +8,7 @@ times them; they guard against floods, they do not account for quotas.
 import math
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
@@ -56,28 +57,40 @@ class InFlightLimiter:
 @dataclass
 class BackfillLane:
     """Live passes first. After an outage hundreds of gateways re-send days of records (补传) while the
-    other gates keep posting what passes now; the re-sent batches must not take the places the live ones
+    other gates keep posting what passes now; the re-sent batches must not take the capacity the live ones
     need. A backfill batch takes a place only while this worker has fewer than `max_backfill` of them in
-    flight and more than `reserve` of its `capacity` places free; otherwise it is told to come back (429,
-    Retry-After). A live batch is never turned away here."""
+    flight, more than `reserve` of its `capacity` places free, and no live batch has taken longer than
+    `live_seconds` in the last `hold_seconds`; otherwise it is told to come back (429, Retry-After). A live
+    batch is never turned away here.
+
+    A slow live batch is the signal because counting places cannot see what makes it slow: the backfill
+    batches already admitted share this worker's core and the database's with it, however few they are."""
 
     capacity: int
     reserve: int
     max_backfill: int
+    live_seconds: float = 0.0  # 0: live latency does not close the lane
+    hold_seconds: float = 1.0
+    clock: Callable[[], float] = time.monotonic
     _live: int = 0
     _backfill: int = 0
+    _closed_until: float = 0.0
 
     def enter(self, backfill: bool) -> bool:
         if backfill:
-            if self._backfill >= self.max_backfill or self._live + self._backfill >= self.capacity - self.reserve:
+            if (self._backfill >= self.max_backfill or self._live + self._backfill >= self.capacity - self.reserve
+                    or self.clock() < self._closed_until):
                 return False
             self._backfill += 1
         else:
             self._live += 1
         return True
 
-    def leave(self, backfill: bool) -> None:
+    def leave(self, backfill: bool, seconds: float = 0.0) -> None:
+        """`seconds`: how long the batch took, from entering."""
         if backfill:
             self._backfill -= 1
-        else:
-            self._live -= 1
+            return
+        self._live -= 1
+        if self.live_seconds and seconds > self.live_seconds:
+            self._closed_until = self.clock() + self.hold_seconds

@@ -1,5 +1,6 @@
 """Gateway write endpoints: the three ledgers, clean-mode volumes, and the heartbeat."""
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -43,6 +44,7 @@ async def _post_batch(kind: RecordKind, request: Request, gateway: Gateway, body
     backfill = is_backfill(kind, records, now=now,
                            timeliness_window=timedelta(seconds=settings.timeliness_window_seconds))
     lane = request.app.state.backfill_lane
+    entered = time.perf_counter()
     if not lane.enter(backfill):
         metrics.BACKFILL_DEFERRED.labels(kind.name).inc()
         raise TooManyRequests("live passes go first while the service is busy: re-send this 补传 batch after "
@@ -52,7 +54,7 @@ async def _post_batch(kind: RecordKind, request: Request, gateway: Gateway, body
         outcome = await ingest_batch(session, kind=kind, enterprise_id=gateway.enterprise_id, records=records,
                                      settings=settings, now=now, region_code=gateway.region_code)
     finally:
-        lane.leave(backfill)
+        lane.leave(backfill, time.perf_counter() - entered)
     request.state.batch_outcome = outcome
     return _json(outcome.answer())
 

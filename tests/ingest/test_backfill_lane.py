@@ -42,6 +42,41 @@ def test_the_lane_keeps_places_for_live_batches():
     assert lane.enter(True)
 
 
+def test_a_slow_live_batch_closes_the_lane_to_backfill_for_a_while():
+    now = [100.0]
+    lane = BackfillLane(capacity=10, reserve=2, max_backfill=3, live_seconds=0.05, hold_seconds=1.0,
+                        clock=lambda: now[0])
+    assert lane.enter(False)
+    lane.leave(False, 0.049)  # quick enough: the lane stays open
+    assert lane.enter(True)
+    lane.leave(True, 5.0)  # a slow backfill batch says nothing about live ones
+    assert lane.enter(False)
+    lane.leave(False, 0.051)
+    now[0] += 0.999
+    assert not lane.enter(True) and lane.enter(False)  # closed to backfill only
+    lane.leave(False, 0.001)
+    now[0] += 0.002
+    assert lane.enter(True)
+
+
+@pytest.fixture
+def saturated(app):
+    """A lane on which every live batch counts as slow: the worker looks saturated."""
+    original = app.state.backfill_lane
+    app.state.backfill_lane = BackfillLane(capacity=original.capacity, reserve=original.reserve,
+                                           max_backfill=original.max_backfill, live_seconds=1e-9)
+    yield
+    app.state.backfill_lane = original
+
+
+async def test_after_a_slow_live_batch_a_backfill_batch_is_429(client, plant, saturated):
+    live = await client.post("/api/v1/movements", json=batch(plant, movement()), headers=plant.auth)
+    assert live.status_code == 200
+    old = [movement(passTime=beijing(datetime.now(UTC) - timedelta(days=2)), reupload=True)]
+    refused = await client.post("/api/v1/movements", json=batch(plant, *old), headers=plant.auth)
+    assert refused.status_code == 429 and refused.json()["error"] == "backfill_deferred"
+
+
 @pytest.fixture
 def busy(app):
     """This worker already carries as much backfill as it takes."""
