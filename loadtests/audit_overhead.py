@@ -13,15 +13,13 @@ ratio of the p95s (target <= 1.10).
 import argparse
 import asyncio
 import statistics
-import tempfile
 import time
-from pathlib import Path
 
 import httpx
 import orjson
 
 from loadtests.generator import RecordGenerator
-from loadtests.throughput import percentile, register
+from loadtests.throughput import percentile, register, scratch_folder
 from service.app import create_app
 from service.audit.middleware import AuditMiddleware
 from service.config import Settings
@@ -93,7 +91,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--rows", type=int, default=20000)
     args = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="hj1321-audit-"))
+    workdir = scratch_folder("hj1321-audit-")
     dsn = start_embedded(workdir / "db")
     upgrade_to_head(dsn)
     asyncio.run(main_async(args, dsn))

@@ -20,10 +20,8 @@ import argparse
 import asyncio
 import multiprocessing
 import os
-import tempfile
 import time
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -31,7 +29,15 @@ import httpx
 import orjson
 
 from loadtests.generator import RecordGenerator
-from loadtests.throughput import hold_photos, open_loop, percentile, post_movements, register, start_service
+from loadtests.throughput import (
+    hold_photos,
+    open_loop,
+    percentile,
+    post_movements,
+    register,
+    scratch_folder,
+    start_service,
+)
 from service.embedded_db import start_embedded
 from service.migrate import upgrade_to_head
 
@@ -144,7 +150,7 @@ def main() -> None:
     if args.no_lane:
         os.environ.update(HJ1321_BACKFILL_MAX_IN_FLIGHT="0", HJ1321_BACKFILL_RESERVE_CONNECTIONS="0")
 
-    workdir = Path(tempfile.mkdtemp(prefix="hj1321-storm-"))
+    workdir = scratch_folder("hj1321-storm-")
     dsn = start_embedded(workdir / "db")
     upgrade_to_head(dsn)
     live_plants = asyncio.run(register(dsn, args.live_plants))

@@ -14,7 +14,6 @@
 import argparse
 import asyncio
 import random
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,7 +23,7 @@ import httpx
 
 from loadtests.generator import BEIJING
 from loadtests.stats_benchmark import load, timed_ms
-from loadtests.throughput import plain_dsn
+from loadtests.throughput import plain_dsn, scratch_folder
 from service.app import create_app
 from service.config import Settings
 from service.embedded_db import start_embedded
@@ -126,9 +125,9 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=92)
     parser.add_argument("--calls", type=int, default=10)
     parser.add_argument("--workdir", type=Path, default=None,
-                        help="keep the database here and reuse it on the next run (default: a fresh temporary one)")
+                        help="keep the database here and reuse it on the next run (default: a temporary one, removed at exit)")
     args = parser.parse_args()
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="hj1321-emergency-"))
+    workdir = args.workdir or scratch_folder("hj1321-emergency-")
     dsn = start_embedded(workdir / "db")
     upgrade_to_head(dsn)
     asyncio.run(main_async(args, dsn))

@@ -23,7 +23,6 @@ import os
 import random
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -44,6 +43,7 @@ from loadtests.throughput import (
     register,
     run_service,
     run_single_records,
+    scratch_folder,
     settle,
     start_service,
 )
@@ -155,7 +155,7 @@ def main() -> None:
     stages = [int(s) for s in args.stages.split(",")]
     days = args.months * 30
 
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="hj1321-growth-"))
+    workdir = args.workdir or scratch_folder("hj1321-growth-")
     workdir.mkdir(parents=True, exist_ok=True)
     fresh = not (workdir / "db").exists()
     dsn = start_embedded(workdir / "db")

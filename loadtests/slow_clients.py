@@ -16,7 +16,6 @@ bounded in time.
 
 import argparse
 import asyncio
-import tempfile
 import time
 from collections import Counter
 from datetime import UTC, datetime
@@ -26,7 +25,7 @@ import httpx
 import orjson
 
 from loadtests.generator import RecordGenerator
-from loadtests.throughput import open_loop, percentile, register, start_service
+from loadtests.throughput import open_loop, percentile, register, scratch_folder, start_service
 from service.embedded_db import start_embedded
 from service.migrate import upgrade_to_head
 
@@ -163,7 +162,7 @@ def main() -> None:
     parser.add_argument("--flood", action="store_true",
                         help="reopen a refused upload at once, ignoring Retry-After (a request flood)")
     args = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="hj1321-slow-"))
+    workdir = scratch_folder("hj1321-slow-")
     dsn = start_embedded(workdir / "db")
     upgrade_to_head(dsn)
     asyncio.run(main_async(args, workdir, dsn))

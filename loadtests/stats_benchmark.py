@@ -17,7 +17,6 @@ import random
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,7 +25,7 @@ import asyncpg
 import httpx
 
 from loadtests.generator import BEIJING, RecordGenerator
-from loadtests.throughput import make_months, plain_dsn, start_service
+from loadtests.throughput import make_months, plain_dsn, scratch_folder, start_service
 from service.embedded_db import start_embedded
 from service.migrate import upgrade_to_head
 
@@ -148,7 +147,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=40)
     args = parser.parse_args()
 
-    workdir = Path(tempfile.mkdtemp(prefix="hj1321-stats-"))
+    workdir = scratch_folder("hj1321-stats-")
     dsn = start_embedded(workdir / "db")
     upgrade_to_head(dsn)
     print(f"{args.rows:,} movements, {args.enterprises} enterprises, {args.days} days, cores: {os.cpu_count()}")

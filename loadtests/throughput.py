@@ -14,8 +14,10 @@ Prints records/s for both, their ratio, and the latencies. Bounded in count and 
 
 import argparse
 import asyncio
+import atexit
 import gc
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -216,6 +218,15 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(p * len(ordered)))]
 
 
+def scratch_folder(prefix: str) -> Path:
+    """A temporary folder for one run's embedded database, removed when the run exits. Registered before the
+    server is started in it, so it runs after the server's own exit handler has stopped it (last in, first
+    out): a benchmark's database is gigabytes, and runs left behind filled the disk."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
+
+
 def start_service(dsn: str, workdir: Path, workers: int) -> tuple[subprocess.Popen[bytes], str]:
     import socket
 
@@ -339,7 +350,7 @@ def main() -> None:
     parser.add_argument("--photos-missing", action="store_true",
                         help="do not upload the photos first: every record then waits for its photos")
     args = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="hj1321-bench-"))
+    workdir = scratch_folder("hj1321-bench-")
     dsn = start_embedded(workdir / "db")
     upgrade_to_head(dsn)  # alembic runs its own event loop, so before ours starts
     asyncio.run(main_async(args, workdir, dsn))
