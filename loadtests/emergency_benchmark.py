@@ -125,7 +125,8 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=92)
     parser.add_argument("--calls", type=int, default=10)
     parser.add_argument("--workdir", type=Path, default=None,
-                        help="keep the database here and reuse it on the next run (default: a temporary one, removed at exit)")
+                        help="keep the database here and reuse it on the next run "
+                             "(default: a temporary one, removed at exit)")
     args = parser.parse_args()
     workdir = args.workdir or scratch_folder("hj1321-emergency-")
     dsn = start_embedded(workdir / "db")

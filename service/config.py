@@ -41,7 +41,7 @@ class Settings(BaseSettings):
     # and the database connections it must leave free for live passes; 0 turns the lane off.
     backfill_max_in_flight: int = 2
     backfill_reserve_connections: int = 3
-    # A live batch slower than this closes the lane to backfill for a second: the worker is saturated.
+    # A small live batch slower than this closes the lane to backfill for a second: the worker is saturated.
     # The default is the single-record p99 the service is built for. 0: latency does not close it.
     backfill_live_latency_ms: int = 50
     max_batch_records: int = 500

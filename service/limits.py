@@ -54,17 +54,23 @@ class InFlightLimiter:
             del self._in_flight[key]
 
 
+# The largest live batch whose time tells whether the worker is saturated.
+PROBE_RECORDS = 10
+
+
 @dataclass
 class BackfillLane:
     """Live passes first. After an outage hundreds of gateways re-send days of records (补传) while the
     other gates keep posting what passes now; the re-sent batches must not take the capacity the live ones
     need. A backfill batch takes a place only while this worker has fewer than `max_backfill` of them in
-    flight, more than `reserve` of its `capacity` places free, and no live batch has taken longer than
+    flight, more than `reserve` of its `capacity` places free, and no small live batch has taken longer than
     `live_seconds` in the last `hold_seconds`; otherwise it is told to come back (429, Retry-After). A live
     batch is never turned away here.
 
     A slow live batch is the signal because counting places cannot see what makes it slow: the backfill
-    batches already admitted share this worker's core and the database's with it, however few they are."""
+    batches already admitted share this worker's core and the database's with it, however few they are.
+    Only a small one (a gate posting its passes as they happen) is a probe: a live batch of hundreds of
+    records takes longer than the threshold on an idle worker."""
 
     capacity: int
     reserve: int
@@ -86,11 +92,11 @@ class BackfillLane:
             self._live += 1
         return True
 
-    def leave(self, backfill: bool, seconds: float = 0.0) -> None:
-        """`seconds`: how long the batch took, from entering."""
+    def leave(self, backfill: bool, seconds: float = 0.0, records: int = 1) -> None:
+        """`seconds`: how long the batch of `records` took, from entering."""
         if backfill:
             self._backfill -= 1
             return
         self._live -= 1
-        if self.live_seconds and seconds > self.live_seconds:
+        if self.live_seconds and records <= PROBE_RECORDS and seconds > self.live_seconds:
             self._closed_until = self.clock() + self.hold_seconds

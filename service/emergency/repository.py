@@ -151,4 +151,3 @@ async def at_ingest(session: AsyncSession, *, region_code: str, plates: Sequence
         else:
             found.alert_ids.append(row[5])
     return found
-

@@ -54,7 +54,7 @@ async def _post_batch(kind: RecordKind, request: Request, gateway: Gateway, body
         outcome = await ingest_batch(session, kind=kind, enterprise_id=gateway.enterprise_id, records=records,
                                      settings=settings, now=now, region_code=gateway.region_code)
     finally:
-        lane.leave(backfill, time.perf_counter() - entered)
+        lane.leave(backfill, time.perf_counter() - entered, len(records))
     request.state.batch_outcome = outcome
     return _json(outcome.answer())
 

@@ -56,6 +56,8 @@ def test_a_slow_live_batch_closes_the_lane_to_backfill_for_a_while():
     assert not lane.enter(True) and lane.enter(False)  # closed to backfill only
     lane.leave(False, 0.001)
     now[0] += 0.002
+    assert lane.enter(True) and lane.enter(False)
+    lane.leave(False, 0.2, records=11)  # a big live batch is slow on an idle worker too: not a probe
     assert lane.enter(True)
 
 
@@ -69,11 +71,17 @@ def saturated(app):
     app.state.backfill_lane = original
 
 
-async def test_after_a_slow_live_batch_a_backfill_batch_is_429(client, plant, saturated):
+async def test_after_a_slow_live_post_a_backfill_batch_is_429(client, plant, saturated):
+    def backfill():
+        return batch(plant, movement(passTime=beijing(datetime.now(UTC) - timedelta(days=2)), reupload=True))
+
+    big = await client.post("/api/v1/movements", json=batch(plant, *[movement() for _ in range(11)]),
+                            headers=plant.auth)
+    assert big.status_code == 200  # slow, but a big batch is not a probe of the worker
+    assert (await client.post("/api/v1/movements", json=backfill(), headers=plant.auth)).status_code == 200
     live = await client.post("/api/v1/movements", json=batch(plant, movement()), headers=plant.auth)
     assert live.status_code == 200
-    old = [movement(passTime=beijing(datetime.now(UTC) - timedelta(days=2)), reupload=True)]
-    refused = await client.post("/api/v1/movements", json=batch(plant, *old), headers=plant.auth)
+    refused = await client.post("/api/v1/movements", json=backfill(), headers=plant.auth)
     assert refused.status_code == 429 and refused.json()["error"] == "backfill_deferred"
 
 
