@@ -148,7 +148,8 @@ def main() -> None:
     parser.add_argument("--no-lane", action="store_true", help="turn the backfill lane off, for comparison")
     args = parser.parse_args()
     if args.no_lane:
-        os.environ.update(HJ1321_BACKFILL_MAX_IN_FLIGHT="0", HJ1321_BACKFILL_RESERVE_CONNECTIONS="0")
+        os.environ.update(HJ1321_BACKFILL_MAX_IN_FLIGHT="0", HJ1321_BACKFILL_RESERVE_CONNECTIONS="0",
+                          HJ1321_BACKFILL_LIVE_LATENCY_MS="0")
 
     workdir = scratch_folder("hj1321-storm-")
     dsn = start_embedded(workdir / "db")
