@@ -30,6 +30,7 @@ import orjson
 
 from loadtests.generator import RecordGenerator
 from loadtests.throughput import (
+    WARMUP_SECONDS,
     hold_photos,
     open_loop,
     percentile,
@@ -49,11 +50,6 @@ def live_bodies(plants: list[tuple[int, str, str]], count: int, seed: int) -> li
     return [(key, generator.batch(1)) for n in range(count) for generator, key in [generators[n % len(generators)]]]
 
 
-# Seconds of each live phase that are sent but not counted: its client's connections, and the service's
-# pooled ones, are made then. The phases last this much longer, so the storm is on when counting starts.
-WARMUP = 2
-
-
 def live_load(base: str, bodies: list[tuple[str, dict[str, Any]]], rate: float, out: Any) -> None:
     async def run() -> tuple[list[float], Counter[int]]:
         latencies: list[float] = []
@@ -71,7 +67,7 @@ def live_load(base: str, bodies: list[tuple[str, dict[str, Any]]], rate: float, 
                     status = (await post_movements(client, key, body))[0]
                 except (aiohttp.ClientError, TimeoutError):
                     status = 0  # counted as an answer that never came
-                if n >= rate * WARMUP:
+                if n >= rate * WARMUP_SECONDS:
                     statuses[status] += 1
                     latencies.append(time.perf_counter() - started)
 
@@ -160,7 +156,7 @@ def main() -> None:
     print(f"generating {2 * args.rounds * args.backfill_plants * args.days * args.per_day:,} backfill records")
     # Fresh records for every phase (a resent record would be a cheap duplicate), and their photos held
     # already, as when gateways send photos first: the placeholder path is not what this measures.
-    phase = args.seconds + WARMUP
+    phase = args.seconds + WARMUP_SECONDS  # the storm is on when counting starts
     rounds = [(live_bodies(live_plants, int(rate * phase), seed=1000 * n),
                backfill_jobs(backfill_plants, args.days, args.per_day, seed=1000 * n + 100),
                live_bodies(live_plants, int(rate * phase), seed=1000 * n + 500),

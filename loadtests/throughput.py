@@ -167,11 +167,15 @@ async def post_movements(client: aiohttp.ClientSession, key: str, body: bytes) -
         return response.status, await response.read()
 
 
+# Seconds of a live load sent before its latencies are counted: the client's connections, and the service's
+# pooled ones and their prepared statements, are made then, as they are long before a gate's pass in production.
+WARMUP_SECONDS = 2
+
+
 async def run_single_records(base: str, enterprises: list[tuple[int, str, str]], rate: int,
-                             seconds: int, seed: int = 1000, warmup: int = 2) -> list[float]:
+                             seconds: int, seed: int = 1000, warmup: int = WARMUP_SECONDS) -> list[float]:
     """Latencies of one-record posts at `rate` a second for `seconds`, after `warmup` seconds at the same rate
-    that are not counted: the client's connections and the service's pooled ones and their prepared
-    statements are made then, as they are long before a live gate's pass in production."""
+    that are not counted."""
     generators = [(RecordGenerator(seed=seed + i, enterprise_code=code), key)
                   for i, (_, code, key) in enumerate(enterprises)]
     warm = rate * warmup
@@ -329,7 +333,7 @@ async def main_async(args: argparse.Namespace, workdir: Path, dsn: str) -> None:
         bodies.clear()
         await settle(dsn)
         latencies = await run_single_records(base, enterprises, args.rate, args.seconds)
-        print(f"single-record posts at {args.rate}/s for {args.seconds} s, after 2 s not counted "
+        print(f"single-record posts at {args.rate}/s for {args.seconds} s, after {WARMUP_SECONDS} s not counted "
               f"({len(latencies)} requests): "
               f"p50 {percentile(latencies, 0.5) * 1000:.1f} ms, p95 {percentile(latencies, 0.95) * 1000:.1f} ms, "
               f"p99 {percentile(latencies, 0.99) * 1000:.1f} ms, mean {statistics.mean(latencies) * 1000:.1f} ms "

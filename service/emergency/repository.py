@@ -1,7 +1,7 @@
 """SQL for grades, alerts, exemptions and the watch-list."""
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from sqlalchemy import ColumnElement, bindparam, func, or_, text
@@ -115,12 +115,12 @@ class Listing:
     released_at: datetime | None
 
 
-@dataclass(frozen=True)
+@dataclass
 class AtIngest:
     """What a movement batch must know of the emergency rules, asked in one round trip."""
 
-    listed: list[Listing]  # watch-list entries for its plates that apply to the plant's region
-    alert_ids: list[int]  # alerts covering the plant during its passes: usually none
+    listed: list[Listing] = field(default_factory=list)  # watch-list entries for its plates in the plant's region
+    alert_ids: list[int] = field(default_factory=list)  # alerts covering the plant during its passes: usually none
 
 
 _AT_INGEST = text("""
@@ -139,12 +139,12 @@ async def at_ingest(session: AsyncSession, *, region_code: str, plates: Sequence
                     passes: tuple[datetime, datetime] | None) -> AtIngest:
     """The watch-list entries of these (plate, colour) pairs, and the alerts over `passes` ([first, last), or
     None for none), that apply to an enterprise of the region."""
+    found = AtIngest()
     if not plates and passes is None:
-        return AtIngest(listed=[], alert_ids=[])
+        return found
     start, end = passes or (None, None)  # NULL bounds: no alert matches
     rows = await run_sql(session, _AT_INGEST, {"region": region_code, "plates": [p for p, _ in plates],
                                                "colors": [c for _, c in plates], "start": start, "end": end})
-    found = AtIngest(listed=[], alert_ids=[])
     for row in rows.all():
         if row[5] is None:
             found.listed.append(Listing(row[0], row[1], row[2], row[3], row[4]))

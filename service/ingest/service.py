@@ -212,8 +212,9 @@ async def _emergency_checks(session: AsyncSession, enterprise_id: int, candidate
     answer, not in the record's stored warnings: those are about the data's quality."""
     entries = [c for c in candidates if c.row["direction"] == "1"]
     stored = [c for c in candidates if c.status in (ACCEPTED, UPDATED)]
-    times = [c.row["pass_time"] for c in stored]
-    passes = (min(times), max(times) + timedelta(microseconds=1)) if times else None
+    first = min((c.row["pass_time"] for c in stored), default=None)
+    last = max((c.row["pass_time"] for c in stored), default=None)
+    passes = (first, last + timedelta(microseconds=1)) if first is not None and last is not None else None
     found = await emergency.at_ingest(session, region_code=region_code, passes=passes,
                                       plates=sorted({(c.row["plate_no"], c.row["plate_color"]) for c in entries}))
     warnings: dict[int, dict[str, str]] = {}
@@ -227,10 +228,10 @@ async def _emergency_checks(session: AsyncSession, enterprise_id: int, candidate
                                               f"{entry.reason}) since {entry.listed_at.isoformat()}; the record is "
                                               f"stored")
     violations: dict[str, int] = {}
-    if passes is not None and found.alert_ids:
+    if first is not None and last is not None and found.alert_ids:
         violations = await findings.alert_rules_broken(
             session, alert_ids=found.alert_ids, enterprise_id=enterprise_id, region_code=region_code,
-            record_ids=[c.key for c in stored], first=min(times), last=max(times))
+            record_ids=[c.key for c in stored], first=first, last=last)
     entries_listed = sum(1 for c in stored if c.index in warnings)
     if entries_listed:
         violations["watchlisted_vehicle"] = entries_listed
