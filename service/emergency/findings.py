@@ -37,6 +37,9 @@ from service.stats.service import ratio
 # plant whose ban is wider than the index (no road transport at all, or a rule table banning more) has
 # all its movements read. What each plant and alert has in scope is counted from the day aggregates for
 # the days the alert covers whole, and from the movements only on the days it starts or ends within.
+# Every read of movements also names the days asked for (the spans lie within them, so it changes no
+# answer): bounds known when the statement is planned let PostgreSQL plan only those months' partitions.
+# Without them it planned all of them: over 24 months, the most of a cold daily report's time.
 # Movement columns go unqualified in the branches that read movements (no other table there has them),
 # so the index's own predicate can be written into them.
 # What the index can answer: bans up to stage 4 (gas: 5 for the fuels E and F), exemption by use R only.
@@ -80,12 +83,12 @@ _JUDGED = f"""
     ), candidates AS (
         SELECT p.plant_id, p.alert_id, {_MOVEMENT_COLUMNS}, ({HEAVY}) AS heavy
         FROM plants AS p JOIN movement AS m ON m.enterprise_id = p.plant_id AND m.pass_time >= p.lower
-             AND m.pass_time < p.upper
+             AND m.pass_time < p.upper AND m.pass_date BETWEEN :first_day AND :last_day
         WHERE p.read_all AND (CAST(:record_ids AS text[]) IS NULL OR m.record_id = ANY(CAST(:record_ids AS text[])))
         UNION ALL
         SELECT p.plant_id, p.alert_id, {_MOVEMENT_COLUMNS}, true
         FROM plants AS p JOIN movement AS m ON m.enterprise_id = p.plant_id AND m.pass_time >= p.lower
-             AND m.pass_time < p.upper
+             AND m.pass_time < p.upper AND m.pass_date BETWEEN :first_day AND :last_day
         WHERE NOT p.read_all AND {ALERT_CANDIDATE}
           AND (CAST(:record_ids AS text[]) IS NULL OR m.record_id = ANY(CAST(:record_ids AS text[])))
         UNION ALL
@@ -94,7 +97,7 @@ _JUDGED = f"""
              AND x.valid_to > p.lower
         JOIN movement AS m ON m.plate_no = x.plate_no AND m.plate_color = x.plate_color
              AND m.enterprise_id = p.plant_id AND m.pass_time >= greatest(x.valid_from, p.lower)
-             AND m.pass_time < least(x.valid_to, p.upper)
+             AND m.pass_time < least(x.valid_to, p.upper) AND m.pass_date BETWEEN :first_day AND :last_day
         WHERE NOT p.read_all AND ({ALERT_CANDIDATE}) IS NOT TRUE
           AND (CAST(:record_ids AS text[]) IS NULL OR m.record_id = ANY(CAST(:record_ids AS text[])))
     ), scoped AS (
@@ -178,6 +181,7 @@ _PAGE_AND_SUMMARY = text(_FINDINGS + """
         SELECT p.enterprise_code, p.alert_id, 1, HEAVY_EXPR
         FROM plants AS p JOIN movement AS m ON m.enterprise_id = p.plant_id AND m.pass_time >= p.lower
              AND m.pass_time < p.upper AND m.pass_date = ANY(p.cut_days)
+             AND m.pass_date BETWEEN :first_day AND :last_day
     ), scope AS (
         SELECT enterprise_code, alert_id, sum(records)::int AS in_scope,
                (sum(records) FILTER (WHERE heavy))::int AS heavy_in_scope
