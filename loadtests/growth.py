@@ -13,8 +13,11 @@
    4 concurrent clients (records/s); single-record posts at 100/s (p50/p99); the clean-transport and
    completeness figures of one plant over 31 days, the daily report of every plant, and a page of a
    plant's movements (p95 each).
-Prints one line per stage and the ratios of the last stage to the first. Bounded in count and time;
-loopback only. 50 million movements need about 30 GB of disk.
+Prints one line per stage and the ratios of the last stage to the first. Each stage also prints how much
+of its measuring time some task on the machine waited for the disk or for a core (Linux pressure stall
+information, the service's own reads from disk included): on a shared machine, what the figures were
+measured against. Bounded in count and time; loopback only. 50 million movements need about 30 GB of
+disk.
 """
 
 import argparse
@@ -104,6 +107,16 @@ async def fill(dsn: str, target: int, enterprises: int, days: int) -> None:
         await connection.close()
 
 
+def stalled_microseconds(resource: str) -> int | None:
+    """How long, since boot, some task has waited for the resource (io, cpu), or None where the kernel does not
+    say (Linux pressure stall information)."""
+    try:
+        some = Path(f"/proc/pressure/{resource}").read_text().splitlines()[0]
+    except (OSError, IndexError):
+        return None
+    return int(some.rsplit("total=", 1)[1])
+
+
 def live_batches(posting: list[tuple[int, str, str]], stage: int) -> list[tuple[str, dict[str, Any]]]:
     """Two batches of new passes from each posting plant, with the key to post them with."""
     batches = []
@@ -188,7 +201,13 @@ def main() -> None:
             asyncio.run(settle(dsn))
             batches = live_batches(posting, stage)
             asyncio.run(hold_photos(dsn, [body for _, body in batches]))
+            before = {resource: stalled_microseconds(resource) for resource in ("io", "cpu")}
+            measuring = time.perf_counter()
             figures = asyncio.run(measure(base, headers, codes, posting, batches, stage))
+            for resource, since in before.items():
+                now = stalled_microseconds(resource)
+                if since is not None and now is not None:
+                    figures[f"{resource} stalled %"] = (now - since) / 1e4 / (time.perf_counter() - measuring)
         finally:
             process.terminate()
             process.wait(timeout=60)
