@@ -75,10 +75,13 @@ def _ledger_photo_refs() -> str:
     return " UNION ".join(parts)
 
 
-# A photo stays while the month it arrived in or the month of the latest movement naming it (named_month, not
-# written when it would be earlier than the arrival: photos/repository.py) is kept, or a kept ledger row names
-# it. Written as two index scans of named_month (a range, and IS NULL for photos no movement named), not a
-# scan of every photo: the maintenance task asks this every hour.
+# A photo stays while the month it arrived in or the month of the latest record naming it (named_month: a
+# movement's pass month or a ledger entry's arrival month, not written when it would be earlier than the
+# arrival: photos/repository.py) is kept, or a kept ledger row names it. A record naming a photo while the
+# purge below removes it either writes named_month first (the purge skips the locked row, or finds on locking
+# it that it no longer qualifies) or waits for the purge and finds the photo gone (and holds its place as
+# missing). Written as two index scans of named_month (a range, and IS NULL for photos no record named), not
+# a scan of every photo: the maintenance task asks this every hour.
 _PHOTOS_UNNAMED = f"""
     FROM photo AS p
     WHERE (p.named_month < :keep_from OR p.named_month IS NULL)

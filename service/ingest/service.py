@@ -170,7 +170,9 @@ async def ingest_batch(session: AsyncSession, *, kind: RecordKind, enterprise_id
 
     missing, new_photo_bytes = await store_and_find_missing(
         session, photo_store(settings), enterprise_id=enterprise_id, bundle=photos,
-        referenced={sha for c in candidates for _, sha in c.photo_refs}, named_months=_named_months(candidates, months))
+        referenced={sha for c in candidates for _, sha in c.photo_refs},
+        named_months=_named_months(candidates, months if kind.partitioned
+                                   else [partitions.beijing_month(now)] * len(candidates)))
     for candidate in candidates:
         candidate.row["missing_photos"] = sorted({sha for _, sha in candidate.photo_refs if sha in missing})
     try:
@@ -239,10 +241,10 @@ async def _emergency_checks(session: AsyncSession, enterprise_id: int, candidate
 
 
 def _named_months(candidates: list[Candidate], months: list[date]) -> dict[str, date]:
-    """For a partitioned kind (`months`: each candidate's), the month of the latest record naming each photo."""
+    """The month of the latest record naming each photo (`months`: each candidate's). A movement names its photos
+    in its pass's month; a ledger entry, kept whole and not by month, in the month it arrives. Either naming is
+    written to the photo's row under its lock, which a retention purge removing that photo meanwhile holds too."""
     named: dict[str, date] = {}
-    if not months:  # a kind kept whole, not by month
-        return named
     for candidate, month in zip(candidates, months, strict=True):
         for _, sha256 in candidate.photo_refs:
             named[sha256] = max(month, named.get(sha256, month))

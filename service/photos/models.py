@@ -18,9 +18,9 @@ class Photo(SQLModel, table=True):
     size_bytes: int | None = None
     enterprise_id: int = Field(foreign_key="enterprise.id")  # the first to upload or name it
     received_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
-    # The month of the latest movement (current or earlier version) naming it, where that is later than the
-    # month the photo arrived in: the retention purge lets a photo go only once both months have gone. Ledgers,
-    # kept years longer and few, are asked by name instead.
+    # The month of the latest record naming it (a movement's pass month, current or earlier version, or a ledger
+    # entry's arrival month), where that is later than the month the photo arrived in: the retention purge lets a
+    # photo go only once both months have gone and no kept ledger row names it.
     named_month: date | None = Field(default=None, index=True)
 
 

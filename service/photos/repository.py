@@ -36,9 +36,10 @@ _PLACEHOLD = text("""
     ON CONFLICT (sha256) DO NOTHING
     RETURNING sha256
 """)
-# A photo is kept as long as the later of the month it arrived in and named_month (retention.py), so a
-# movement's month is written only when it is later than both. A gateway uploads a pass's photos with or after
-# the pass, so most namings write nothing, and one read tells which photos are held and which to name.
+# A photo is kept as long as the later of the month it arrived in and named_month (retention.py), so a naming
+# record's month (a movement's pass month, a ledger entry's arrival month) is written only when it is later than
+# both. A gateway uploads a pass's photos with or after the pass, and a ledger entry names the same photos month
+# after month, so most namings write nothing, and one read tells which photos are held and which to name.
 # The links are asked by an uncorrelated subquery, run once: photo and photo_enterprise are distributed on
 # different columns (docs/scaling.md), and Citus plans such a subquery on its own shard, not a correlated one.
 _LOOK = text("""

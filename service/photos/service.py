@@ -70,7 +70,7 @@ async def store_and_find_missing(session: AsyncSession, store: PhotoStore, *, en
                                  bundle: PhotoBundle, referenced: set[str],
                                  named_months: dict[str, date]) -> tuple[set[str], int]:
     """Store the batch's inline photos; returns which referenced photos are missing, and the bytes stored.
-    `named_months`: for movements, the month of the latest one naming each photo (ledgers give none)."""
+    `named_months`: the month of the latest record naming each photo (ingest/service.py _named_months)."""
     photos = [(sha256, content_type, len(data)) for sha256, (content_type, data) in sorted(bundle.inline.items())]
     new = await repository.store(session, enterprise_id=enterprise_id, photos=photos)
     await _write(store, bundle.inline)

@@ -15,7 +15,7 @@ from sqlalchemy import text
 from service import metrics, partitions, retention
 from service.ingest.payloads import BEIJING
 from service.maintenance import LOCK_KEY, run_once
-from service.photos.store import photo_store
+from service.photos.store import FilePhotoStore, photo_store
 from tests import factories
 from tests.conftest import flush_audit, register, staff_token
 from tests.factories import batch, inplant_vehicle, png_bytes, sha256_hex
@@ -129,6 +129,55 @@ async def test_the_purge_drops_past_months_with_their_keys_versions_figures_and_
     # The key is free again: the same record sent once more (the suite's window takes it) is new.
     again = await post(client, plant, january)
     assert (again[0]["status"], again[0]["version"]) == ("accepted", 1)
+
+
+class PausingStore(FilePhotoStore):
+    """Stops in the middle of removing one photo, its row locked by the purge, until the test lets it go on."""
+
+    def __init__(self, root, sha256: str) -> None:
+        super().__init__(root)
+        self.sha256, self.removing, self.go_on = sha256, asyncio.Event(), asyncio.Event()
+
+    async def delete(self, sha256: str) -> None:
+        if sha256 == self.sha256:
+            self.removing.set()
+            await self.go_on.wait()
+        await super().delete(sha256)
+
+
+async def test_a_ledger_entry_naming_a_photo_the_purge_is_removing_holds_its_place_as_missing(
+        client, engine, settings):
+    plant = await register(engine)
+    photo = png_bytes(2030)
+    sha256 = sha256_hex(photo)
+    uploaded = await client.put(f"/api/v1/photos/{sha256}", content=photo,
+                                headers={**plant.auth, "Content-Type": "image/png"})
+    assert uploaded.status_code in (200, 201), uploaded.text
+    # Arrived in January 2001 and named by nothing: the purge's to take.
+    await arrived(engine, datetime(2001, 1, 15, 8, tzinfo=BEIJING), photo)
+    store = PausingStore(photo_store(settings).root, sha256)
+    purge = asyncio.create_task(retention.purge(engine, settings.model_copy(update={"retention_months": 2}),
+                                                store, NOW_2001))
+    await asyncio.wait_for(store.removing.wait(), timeout=30)
+
+    vehicle = inplant_vehicle(listPhoto=f"sha256:{sha256}", licensePhoto=f"sha256:{sha256}")
+    naming = asyncio.create_task(client.post("/api/v1/inplant-vehicles", json=batch(plant, vehicle),
+                                             headers=plant.auth))
+    await asyncio.sleep(0.3)  # time to commit, were it not waiting for the purge
+    store.go_on.set()
+    await purge
+    response = await naming
+
+    assert response.status_code == 200, response.text
+    assert await scalar(engine, "SELECT missing_photos FROM inplant_vehicle WHERE enterprise_id = :e",
+                        e=plant.id) == [sha256]
+    # The photo's place is held for it, and an upload now completes the entry.
+    assert await scalar(engine, "SELECT received_at FROM photo WHERE sha256 = :h", h=sha256) is None
+    again = await client.put(f"/api/v1/photos/{sha256}", content=photo,
+                             headers={**plant.auth, "Content-Type": "image/png"})
+    assert again.status_code in (200, 201), again.text
+    assert await scalar(engine, "SELECT missing_photos FROM inplant_vehicle WHERE enterprise_id = :e",
+                        e=plant.id) == []
 
 
 async def test_a_correction_moving_a_pass_to_another_month_moves_the_record_and_its_history(client, engine):
