@@ -142,10 +142,9 @@ def _judged(candidates: str) -> str:
 """
 
 
-_JUDGED = _judged(_IN_WINDOWS)
 # Watch-list findings need no alert: an entry of a listed vehicle is a violation whatever the grade,
 # an exit is information; when an alert covers the pass, the finding names it.
-_FINDINGS = _JUDGED + """
+_FINDINGS = _judged(_IN_WINDOWS) + """
     , listed AS (
         SELECT m.id AS movement_id, m.record_id, m.plate_no, m.plate_color, m.pass_time, m.direction,
                m.vehicle_type, m.fuel_type, coalesce(m.emission_standard, 'X') AS stage, m.late, m.reupload,
