@@ -61,6 +61,7 @@ def _fail(message: str) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from service import workers
     from service.app import create_app
     from service.migrate import is_at_head
     from service.observability import configure_logging, logging_config
@@ -109,8 +110,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     shutil.rmtree(metrics_dir, ignore_errors=True)
     metrics_dir.mkdir(parents=True)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
-    uvicorn.run("service.app:create_served_app", factory=True, workers=args.workers, **options)
-    return 0
+    configure_logging(settings.log_level)
+    return workers.serve(options, args.workers)
 
 
 DEMO_CREDENTIALS = "demo-credentials.json"

@@ -1,0 +1,93 @@
+"""`hj1321 serve --workers N`: N processes, each listening on the port with a socket of its own.
+
+With one listening socket shared by every worker (uvicorn's own --workers), the worker that wakes
+first accepts every connection waiting at that moment. Clients that keep their connections open (a
+reverse proxy's upstream pool, a handful of busy gateways, the benchmarks) then all end on one worker
+while the others idle: two workers measured the same records/s as one. Each socket here is opened with
+SO_REUSEPORT, so the kernel spreads new connections over the workers' sockets by their addresses.
+
+The parent only supervises: it forwards SIGTERM and SIGINT, starts a new worker in place of one that
+died, and gives up when a worker cannot start at all (a port taken, a bad setting).
+"""
+
+import logging
+import multiprocessing
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from typing import Any
+
+import uvicorn
+from uvicorn.config import STARTUP_FAILURE
+
+logger = logging.getLogger("hj1321.workers")
+_spawn = multiprocessing.get_context("spawn")
+
+
+def listening_socket(host: str, port: int, *, shared: bool = True) -> socket.socket:
+    """A socket bound to host:port; `shared`: one of the workers' sockets on that port (SO_REUSEPORT)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if shared:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    return sock  # uvicorn listens on it, with its backlog
+
+
+def _worker(options: dict[str, Any]) -> None:
+    server = uvicorn.Server(uvicorn.Config("service.app:create_served_app", factory=True, **options))
+    server.run(sockets=[listening_socket(options["host"], options["port"])])
+    if not server.started:
+        sys.exit(STARTUP_FAILURE)
+
+
+def serve(options: dict[str, Any], workers: int) -> int:
+    """Run `workers` uvicorn workers until SIGTERM or SIGINT; 1 if they could not start."""
+    # A port in use fails here, once, with its error. Bound without SO_REUSEPORT, so that a port another
+    # server shares out that way is in use too: two services must not split one port's connections.
+    try:
+        listening_socket(options["host"], options["port"], shared=False).close()
+    except OSError as exc:
+        logger.error(f"cannot listen on {options['host']}:{options['port']}: {exc.strerror}")
+        return 1
+    stopping = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stopping.set())
+    processes = [_start(options) for _ in range(workers)]
+    failed = False
+    while not stopping.wait(0.5):
+        for index, process in enumerate(processes):
+            if process.is_alive():
+                continue
+            if process.exitcode == STARTUP_FAILURE:
+                logger.error("a worker could not start; stopping", extra={"fields": {"worker_pid": process.pid}})
+                failed = True
+                stopping.set()
+                break
+            logger.warning("a worker exited; starting another",
+                           extra={"fields": {"worker_pid": process.pid, "exit_code": process.exitcode}})
+            processes[index] = _start(options)
+    _stop(processes, grace=options.get("timeout_graceful_shutdown") or 10)
+    return 1 if failed else 0
+
+
+def _start(options: dict[str, Any]) -> Any:
+    process = _spawn.Process(target=_worker, args=(options,), daemon=False)
+    process.start()
+    return process
+
+
+def _stop(processes: list[Any], grace: float) -> None:
+    for process in processes:
+        if process.is_alive():
+            os.kill(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace + 5
+    for process in processes:
+        process.join(max(0.0, deadline - time.monotonic()))
+        if process.is_alive():
+            process.kill()
+            process.join()
