@@ -39,6 +39,9 @@ def listening_socket(host: str, port: int, *, shared: bool = True) -> socket.soc
 
 
 def _worker(options: dict[str, Any]) -> None:
+    # Out of the terminal's process group: Ctrl-C reaches the parent alone, which passes it on once. A
+    # worker signalled twice (by the terminal and by the parent) would drop its requests in flight.
+    os.setpgrp()
     server = uvicorn.Server(uvicorn.Config("service.app:create_served_app", factory=True, **options))
     server.run(sockets=[listening_socket(options["host"], options["port"])])
     if not server.started:
