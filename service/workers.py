@@ -25,6 +25,7 @@ from uvicorn.config import STARTUP_FAILURE
 
 logger = logging.getLogger("hj1321.workers")
 _spawn = multiprocessing.get_context("spawn")
+STARTUP_SECONDS = 10  # a worker that exits sooner is taken to have failed to start
 
 
 def listening_socket(host: str, port: int, *, shared: bool = True) -> socket.socket:
@@ -63,25 +64,26 @@ def serve(options: dict[str, Any], workers: int) -> int:
     processes = [_start(options) for _ in range(workers)]
     failed = False
     while not stopping.wait(0.5):
-        for index, process in enumerate(processes):
+        for index, (process, started) in enumerate(processes):
             if process.is_alive():
                 continue
-            if process.exitcode == STARTUP_FAILURE:
-                logger.error("a worker could not start; stopping", extra={"fields": {"worker_pid": process.pid}})
+            fields = {"worker_pid": process.pid, "exit_code": process.exitcode}
+            # One that could not start, or died while starting, would only do it again: stop instead.
+            if process.exitcode == STARTUP_FAILURE or time.monotonic() - started < STARTUP_SECONDS:
+                logger.error("a worker could not start; stopping", extra={"fields": fields})
                 failed = True
                 stopping.set()
                 break
-            logger.warning("a worker exited; starting another",
-                           extra={"fields": {"worker_pid": process.pid, "exit_code": process.exitcode}})
+            logger.warning("a worker exited; starting another", extra={"fields": fields})
             processes[index] = _start(options)
-    _stop(processes, grace=options.get("timeout_graceful_shutdown") or 10)
+    _stop([process for process, _ in processes], grace=options.get("timeout_graceful_shutdown") or 10)
     return 1 if failed else 0
 
 
-def _start(options: dict[str, Any]) -> Any:
+def _start(options: dict[str, Any]) -> tuple[Any, float]:
     process = _spawn.Process(target=_worker, args=(options,), daemon=False)
     process.start()
-    return process
+    return process, time.monotonic()
 
 
 def _stop(processes: list[Any], grace: float) -> None:

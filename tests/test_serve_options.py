@@ -2,6 +2,8 @@
 
 import asyncio
 import json
+import os
+import signal
 import socket
 import ssl
 from collections import Counter
@@ -136,3 +138,30 @@ def test_workers_do_not_share_a_port_another_server_listens_on(tmp_path, databas
                             hj1321_env(DATABASE_URL=database_url, HJ1321_DATA_DIR=str(tmp_path / "var")))
     assert served.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in served.stderr + served.stdout
+
+
+async def test_a_worker_that_dies_is_replaced_and_the_port_keeps_answering(tmp_path, database_url):
+    server = Server(tmp_path, hj1321_env(DATABASE_URL=database_url, HJ1321_DATA_DIR=str(tmp_path / "var")),
+                    "--workers", "2")
+    try:
+        await asyncio.sleep(10)  # past the start-up time, after which a worker's death is not a failure to start
+        for _ in range(30):
+            async with httpx.AsyncClient(base_url=server.base) as fresh:
+                assert (await fresh.get("/healthz")).status_code == 200
+        lines = [json.loads(line) for line in server.output().splitlines() if line.startswith("{")]
+        before = {line["pid"] for line in lines if line.get("route") == "/healthz"}
+        os.kill(min(before), signal.SIGKILL)
+        await asyncio.sleep(3)
+        answered = []
+        for _ in range(30):  # new connections: none of them may go to a socket nobody accepts on
+            async with httpx.AsyncClient(base_url=server.base, timeout=5) as fresh:
+                answered.append((await fresh.get("/healthz")).status_code)
+        assert answered == [200] * 30
+        assert server.process.poll() is None
+    finally:
+        server.stop()
+    lines = [json.loads(line) for line in server.output().splitlines() if line.startswith("{")]
+    replaced = [line for line in lines if line["msg"] == "a worker exited; starting another"]
+    assert [line["worker_pid"] for line in replaced] == [min(before)]
+    after = {line["pid"] for line in lines if line.get("route") == "/healthz"} - before
+    assert len(after) == 1  # the new worker took connections of its own
