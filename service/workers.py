@@ -2,12 +2,12 @@
 
 With one listening socket shared by every worker (uvicorn's own --workers), the worker that wakes
 first accepts every connection waiting at that moment. Clients that keep their connections open (a
-reverse proxy's upstream pool, a handful of busy gateways, the benchmarks) then all end on one worker
-while the others idle: two workers measured the same records/s as one. Each socket here is opened with
+reverse proxy's upstream pool, a handful of busy gateways, the benchmarks) then mostly end on one
+worker while the others idle (docs/scaling.md has the splits measured). Each socket here is opened with
 SO_REUSEPORT, so the kernel spreads new connections over the workers' sockets by their addresses.
 
 The parent only supervises: it forwards SIGTERM and SIGINT, starts a new worker in place of one that
-died, and gives up when a worker cannot start at all (a port taken, a bad setting).
+died, and gives up when a worker cannot start, or dies while starting.
 """
 
 import logging
