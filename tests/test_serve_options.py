@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import trustme
 
+from service.workers import STARTUP_SECONDS
 from tests.factories import batch, movement
 from tests.serving import Server, hj1321_env, run_hj1321
 
@@ -144,7 +145,7 @@ async def test_a_worker_that_dies_is_replaced_and_the_port_keeps_answering(tmp_p
     server = Server(tmp_path, hj1321_env(DATABASE_URL=database_url, HJ1321_DATA_DIR=str(tmp_path / "var")),
                     "--workers", "2")
     try:
-        await asyncio.sleep(10)  # past the start-up time, after which a worker's death is not a failure to start
+        await asyncio.sleep(STARTUP_SECONDS)  # after it, a worker's death is not a failure to start
         for _ in range(30):
             async with httpx.AsyncClient(base_url=server.base) as fresh:
                 assert (await fresh.get("/healthz")).status_code == 200
