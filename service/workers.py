@@ -18,6 +18,7 @@ import socket
 import sys
 import threading
 import time
+from multiprocessing.context import SpawnProcess
 from typing import Any
 
 import uvicorn
@@ -76,20 +77,20 @@ def serve(options: dict[str, Any], workers: int) -> int:
                 break
             logger.warning("a worker exited; starting another", extra={"fields": fields})
             processes[index] = _start(options)
-    _stop([process for process, _ in processes], grace=options.get("timeout_graceful_shutdown") or 10)
+    _stop([process for process, _ in processes], grace=options["timeout_graceful_shutdown"])
     return 1 if failed else 0
 
 
-def _start(options: dict[str, Any]) -> tuple[Any, float]:
-    process = _spawn.Process(target=_worker, args=(options,), daemon=False)
+def _start(options: dict[str, Any]) -> tuple[SpawnProcess, float]:
+    process = _spawn.Process(target=_worker, args=(options,))
     process.start()
     return process, time.monotonic()
 
 
-def _stop(processes: list[Any], grace: float) -> None:
+def _stop(processes: list[SpawnProcess], grace: float) -> None:
     for process in processes:
         if process.is_alive():
-            os.kill(process.pid, signal.SIGTERM)
+            process.terminate()  # SIGTERM: uvicorn finishes its requests in flight
     deadline = time.monotonic() + grace + 5
     for process in processes:
         process.join(max(0.0, deadline - time.monotonic()))
