@@ -41,9 +41,12 @@ class Settings(BaseSettings):
     # and the database connections it must leave free for live passes; 0 turns the lane off.
     backfill_max_in_flight: int = 2
     backfill_reserve_connections: int = 3
-    # A small live batch slower than this closes the lane to backfill for a second: the worker is saturated.
-    # The default is the single-record p99 the service is built for. 0: latency does not close it.
+    # More than one in ten small live batches of the last second slower than this close the lane to backfill
+    # for a second: the worker is saturated. The default is the single-record p99 the service is built for.
+    # 0: latency does not close it.
     backfill_live_latency_ms: int = 50
+    # A 补传 batch deferred while the lane is closed comes back after it opens, spread over this many seconds.
+    backfill_retry_spread_seconds: int = 3
     max_batch_records: int = 500
     max_photo_bytes: int = 2 * 1024 * 1024
     max_inline_photo_bytes: int = 1024 * 1024
@@ -77,7 +80,7 @@ class Settings(BaseSettings):
     def _async_driver(cls, url: str) -> str:
         return to_asyncpg_url(url) if url else url
 
-    @field_validator("maintenance_interval_seconds", "backfill_live_latency_ms")
+    @field_validator("maintenance_interval_seconds", "backfill_live_latency_ms", "backfill_retry_spread_seconds")
     @classmethod
     def _not_negative(cls, value: int) -> int:
         if value < 0:

@@ -6,8 +6,9 @@ times them; they guard against floods, they do not account for quotas.
 """
 
 import math
+import random
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -63,24 +64,37 @@ class BackfillLane:
     """Live passes first. After an outage hundreds of gateways re-send days of records (补传) while the
     other gates keep posting what passes now; the re-sent batches must not take the capacity the live ones
     need. A backfill batch takes a place only while this worker has fewer than `max_backfill` of them in
-    flight, more than `reserve` of its `capacity` places free, and no small live batch has taken longer than
-    `live_seconds` in the last `hold_seconds`; otherwise it is told to come back (429, Retry-After). A live
-    batch is never turned away here.
+    flight, more than `reserve` of its `capacity` places free, and the lane is open; otherwise it is told to
+    come back (429, Retry-After). A live batch is never turned away here.
 
-    A slow live batch is the signal because counting places cannot see what makes it slow: the backfill
-    batches already admitted share this worker's core and the database's with it, however few they are.
-    Only a small one (a gate posting its passes as they happen) is a probe: a live batch of hundreds of
-    records takes longer than the threshold on an idle worker."""
+    The lane closes for `hold_seconds` when more than `slow_share` of the live probes of the last
+    `hold_seconds` took longer than `live_seconds`. A slow live batch is the signal because counting places
+    cannot see what makes it slow: the backfill batches already admitted share this worker's core and the
+    database's with it, however few they are. Only a small one (a gate posting its passes as they happen) is
+    a probe: a live batch of hundreds of records takes longer than the threshold on an idle worker. A share,
+    not a single probe: on a shared machine one post in a hundred is slow whatever the load, and at a few
+    hundred posts a second a single one would keep the lane shut.
+
+    A batch refused for want of a place is told to come back in a second: places free up within a batch's
+    time. One refused while the lane is closed is told to come back after it opens, plus up to
+    `retry_spread` - 1 seconds drawn at random: gateways refused in the same second would otherwise all come
+    back in the same second, and reading their batches only to refuse them again takes, in a burst, the time
+    the live posts need."""
 
     capacity: int
     reserve: int
     max_backfill: int
     live_seconds: float = 0.0  # 0: live latency does not close the lane
     hold_seconds: float = 1.0
+    slow_share: float = 0.1
+    retry_spread: int = 3
     clock: Callable[[], float] = time.monotonic
+    draw: Callable[[int, int], int] = random.randint
     _live: int = 0
     _backfill: int = 0
     _closed_until: float = 0.0
+    _probes: deque[tuple[float, bool]] = field(default_factory=deque)  # (when, slow) within hold_seconds
+    _slow: int = 0
 
     def enter(self, backfill: bool) -> bool:
         if backfill:
@@ -98,5 +112,21 @@ class BackfillLane:
             self._backfill -= 1
             return
         self._live -= 1
-        if self.live_seconds and records <= PROBE_RECORDS and seconds > self.live_seconds:
-            self._closed_until = self.clock() + self.hold_seconds
+        if self.live_seconds and records <= PROBE_RECORDS:
+            self._probe(seconds > self.live_seconds)
+
+    def retry_after(self) -> int:
+        """Whole seconds a deferred batch should wait before it is sent again."""
+        closed_for = self._closed_until - self.clock()
+        if closed_for <= 0:
+            return 1
+        return math.ceil(closed_for) + self.draw(0, max(1, self.retry_spread) - 1)
+
+    def _probe(self, slow: bool) -> None:
+        now = self.clock()
+        self._probes.append((now, slow))
+        self._slow += slow
+        while self._probes[0][0] <= now - self.hold_seconds:
+            self._slow -= self._probes.popleft()[1]
+        if slow and self._slow > self.slow_share * len(self._probes):
+            self._closed_until = now + self.hold_seconds

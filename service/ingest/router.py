@@ -49,7 +49,7 @@ async def _post_batch(kind: RecordKind, request: Request, gateway: Gateway, body
         metrics.BACKFILL_DEFERRED.labels(kind.name).inc()
         raise TooManyRequests("live passes go first while the service is busy: re-send this 补传 batch after "
                               "Retry-After", code="backfill_deferred",
-                              headers={"Retry-After": "1"})  # places free up within a batch's time
+                              headers={"Retry-After": str(lane.retry_after())})
     try:
         outcome = await ingest_batch(session, kind=kind, enterprise_id=gateway.enterprise_id, records=records,
                                      settings=settings, now=now, region_code=gateway.region_code)

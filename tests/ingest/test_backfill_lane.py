@@ -42,23 +42,59 @@ def test_the_lane_keeps_places_for_live_batches():
     assert lane.enter(True)
 
 
-def test_a_slow_live_batch_closes_the_lane_to_backfill_for_a_while():
+def test_slow_live_batches_close_the_lane_to_backfill_for_a_while():
     now = [100.0]
     lane = BackfillLane(capacity=10, reserve=2, max_backfill=3, live_seconds=0.05, hold_seconds=1.0,
-                        clock=lambda: now[0])
-    assert lane.enter(False)
-    lane.leave(False, 0.049)  # quick enough: the lane stays open
+                        slow_share=0.1, clock=lambda: now[0])
+
+    def live(seconds: float, records: int = 1) -> None:
+        assert lane.enter(False)
+        lane.leave(False, seconds, records)
+        now[0] += 0.01
+
+    for _ in range(10):
+        live(0.049)  # quick enough: the lane stays open
     assert lane.enter(True)
     lane.leave(True, 5.0)  # a slow backfill batch says nothing about live ones
-    assert lane.enter(False)
-    lane.leave(False, 0.051)
-    now[0] += 0.999
+    live(0.2, records=11)  # a big live batch is slow on an idle worker too: not a probe
+    live(0.051)
+    assert lane.enter(True)  # one slow probe in eleven: the machine's noise, not saturation
+    lane.leave(True)
+    live(0.051)  # two in twelve: more than one in ten
     assert not lane.enter(True) and lane.enter(False)  # closed to backfill only
-    lane.leave(False, 0.001)
-    now[0] += 0.002
-    assert lane.enter(True) and lane.enter(False)
-    lane.leave(False, 0.2, records=11)  # a big live batch is slow on an idle worker too: not a probe
+    lane.leave(False, 0.001)  # a probe, but a quick one: the lane stays closed until the hold ends
+    now[0] += 0.98
+    assert not lane.enter(True)
+    now[0] += 0.02
     assert lane.enter(True)
+
+
+def test_a_lone_slow_probe_closes_the_lane_when_it_is_the_only_one():
+    """A worker with few live posts has few probes: one slow in the last second is a share of them."""
+    now = [100.0]
+    lane = BackfillLane(capacity=10, reserve=2, max_backfill=3, live_seconds=0.05, clock=lambda: now[0])
+    lane.enter(False)
+    lane.leave(False, 0.01)
+    now[0] += 1.5  # the quick probe has left the window
+    lane.enter(False)
+    lane.leave(False, 0.06)
+    assert not lane.enter(True)
+
+
+def test_batches_deferred_while_the_lane_is_closed_come_back_at_different_times():
+    now = [100.0]
+    lane = BackfillLane(capacity=10, reserve=2, max_backfill=1, live_seconds=0.05, hold_seconds=1.0,
+                        retry_spread=4, clock=lambda: now[0])
+    assert lane.enter(True) and not lane.enter(True)
+    assert lane.retry_after() == 1  # no place: one frees up within a batch's time
+    lane.leave(True)
+    lane.enter(False)
+    lane.leave(False, 0.06)
+    now[0] += 0.5
+    waits = {lane.retry_after() for _ in range(200)}
+    assert waits == {1, 2, 3, 4}  # after the lane opens, spread over the next seconds
+    now[0] += 0.6
+    assert lane.retry_after() == 1
 
 
 @pytest.fixture
