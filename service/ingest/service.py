@@ -184,13 +184,14 @@ async def ingest_batch(session: AsyncSession, *, kind: RecordKind, enterprise_id
         partitions.forget()
         raise ServiceUnavailable("a month of this batch was being made again; nothing was stored, retry",
                                  code="database_busy", headers={"Retry-After": "1"}) from exc
-    if kind.day_column:
-        await stats.mark_dirty(session, _changed_days(kind.day_column, enterprise_id, candidates), now)
-
     outcome = BatchOutcome(kind=kind.name, results=results, new_photo_bytes=new_photo_bytes)
     listed: dict[int, dict[str, str]] = {}
     if kind is MOVEMENTS:
         listed, outcome.violations = await _emergency_checks(session, enterprise_id, candidates, region_code)
+    if kind.day_column:
+        # Last: a day's marker stays locked until this transaction commits, and the plant's next batch of that
+        # day waits for it. A gate posting several passes a second must not wait on more than the commit.
+        await stats.mark_dirty(session, _changed_days(kind.day_column, enterprise_id, candidates), now)
     for candidate in candidates:
         results[candidate.index] = _result(kind, candidate, missing)
         if candidate.index in listed and candidate.status != DUPLICATE:
