@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import shutil
+import ssl
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
@@ -66,6 +67,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from service.migrate import is_at_head
     from service.observability import configure_logging, logging_config
 
+    if args.ssl_certfile:
+        # Each worker would otherwise fail on it alone, with a traceback, after the database has started.
+        try:
+            ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(args.ssl_certfile, args.ssl_keyfile)
+        except OSError as exc:  # ssl.SSLError is one
+            return _fail(f"cannot use the TLS certificate {args.ssl_certfile} and key {args.ssl_keyfile}: {exc}")
     settings = get_settings()
     url = _database_url(settings)
     if not settings.database_url:

@@ -6,6 +6,9 @@ import os
 import signal
 import socket
 import ssl
+import subprocess
+import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -14,7 +17,7 @@ import trustme
 
 from service.workers import STARTUP_SECONDS
 from tests.factories import batch, movement
-from tests.serving import Server, hj1321_env, run_hj1321
+from tests.serving import Server, free_port, hj1321_env, run_hj1321
 
 
 async def test_serves_tls_with_the_given_certificate(tmp_path, database_url, plant):
@@ -166,3 +169,29 @@ async def test_a_worker_that_dies_is_replaced_and_the_port_keeps_answering(tmp_p
     assert [line["worker_pid"] for line in replaced] == [min(before)]
     after = {line["pid"] for line in lines if line.get("route") == "/healthz"} - before
     assert len(after) == 1  # the new worker took connections of its own
+
+
+def test_a_certificate_that_cannot_be_used_stops_the_start_with_one_clear_line(tmp_path, database_url):
+    (tmp_path / "broken.pem").write_text("not a certificate\n")
+    for cert in (tmp_path / "broken.pem", tmp_path / "absent.pem"):
+        served = run_hj1321(["serve", "--port", str(free_port()), "--workers", "2", "--ssl-certfile", str(cert),
+                             "--ssl-keyfile", str(cert)], tmp_path,
+                            hj1321_env(DATABASE_URL=database_url, HJ1321_DATA_DIR=str(tmp_path / "var")))
+        assert served.returncode == 2, served.stderr
+        assert f"hj1321: cannot use the TLS certificate {cert}" in served.stderr
+        assert "Traceback" not in served.stderr and "serving on" not in served.stdout
+
+
+def test_workers_that_cannot_start_stop_the_service_instead_of_being_started_again(tmp_path):
+    """The supervisor's own rule, below the command's checks: a worker that dies while starting would only do
+    it again, so the service stops, with an error, rather than start workers in a loop."""
+    (tmp_path / "broken.pem").write_text("not a certificate\n")
+    options = {"host": "127.0.0.1", "port": free_port(), "ssl_certfile": str(tmp_path / "broken.pem"),
+               "ssl_keyfile": str(tmp_path / "broken.pem"), "log_level": "info", "timeout_graceful_shutdown": 1}
+    started = time.monotonic()
+    served = subprocess.run([sys.executable, "-c", f"import sys; from service import workers; "
+                             f"sys.exit(workers.serve({options!r}, 2))"],
+                            cwd=tmp_path, env=hj1321_env(), capture_output=True, text=True, timeout=120)
+    assert served.returncode == 1
+    assert "a worker could not start; stopping" in served.stderr + served.stdout
+    assert time.monotonic() - started < STARTUP_SECONDS + 20  # stopped, not restarting workers until killed
