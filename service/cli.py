@@ -118,7 +118,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     metrics_dir.mkdir(parents=True)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     configure_logging(settings.log_level)
-    return workers.serve(options, args.workers)
+    return workers.serve(options, args.workers, hung_seconds=settings.worker_timeout_seconds)
 
 
 DEMO_CREDENTIALS = "demo-credentials.json"

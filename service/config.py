@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     # A 补传 batch deferred while the lane is closed comes back after it opens, spread over this many seconds.
     backfill_retry_spread_seconds: int = 3
     max_batch_records: int = 500
+    # With --workers 2 or more: a worker whose event loop has not run for this long is killed and replaced
+    # (its requests in flight are lost, unacknowledged). 0: never.
+    worker_timeout_seconds: int = 60
     max_photo_bytes: int = 2 * 1024 * 1024
     max_inline_photo_bytes: int = 1024 * 1024
 
@@ -80,7 +83,8 @@ class Settings(BaseSettings):
     def _async_driver(cls, url: str) -> str:
         return to_asyncpg_url(url) if url else url
 
-    @field_validator("maintenance_interval_seconds", "backfill_live_latency_ms", "backfill_retry_spread_seconds")
+    @field_validator("maintenance_interval_seconds", "backfill_live_latency_ms", "backfill_retry_spread_seconds",
+                     "worker_timeout_seconds")
     @classmethod
     def _not_negative(cls, value: int) -> int:
         if value < 0:

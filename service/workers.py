@@ -7,9 +7,13 @@ worker while the others idle (docs/scaling.md has the splits measured). Each soc
 SO_REUSEPORT, so the kernel spreads new connections over the workers' sockets by their addresses.
 
 The parent only supervises: it forwards SIGTERM and SIGINT, starts a new worker in place of one that
-died, and gives up when a worker cannot start, or dies while starting.
+died or stopped answering, and gives up when a worker cannot start, or dies while starting. A worker
+whose event loop is stuck (a runaway computation, a call that never returns) keeps its socket, and the
+kernel keeps handing it a share of the new connections, which then wait forever: each worker's loop
+writes a heartbeat, and one silent for `hung_seconds` is killed and replaced.
 """
 
+import asyncio
 import logging
 import multiprocessing
 import os
@@ -18,6 +22,7 @@ import socket
 import sys
 import threading
 import time
+from ctypes import c_double
 from multiprocessing.context import SpawnProcess
 from typing import Any
 
@@ -27,6 +32,7 @@ from uvicorn.config import STARTUP_FAILURE
 logger = logging.getLogger("hj1321.workers")
 _spawn = multiprocessing.get_context("spawn")
 STARTUP_SECONDS = 10  # a worker that exits sooner is taken to have failed to start
+HEARTBEAT_SECONDS = 1.0
 
 
 def listening_socket(host: str, port: int, *, shared: bool = True) -> socket.socket:
@@ -40,18 +46,34 @@ def listening_socket(host: str, port: int, *, shared: bool = True) -> socket.soc
     return sock  # uvicorn listens on it, with its backlog
 
 
-def _worker(options: dict[str, Any]) -> None:
+def _worker(options: dict[str, Any], heartbeat: c_double) -> None:
     # Out of the terminal's process group: Ctrl-C reaches the parent alone, which passes it on once. A
     # worker signalled twice (by the terminal and by the parent) would drop its requests in flight.
     os.setpgrp()
     server = uvicorn.Server(uvicorn.Config("service.app:create_served_app", factory=True, **options))
-    server.run(sockets=[listening_socket(options["host"], options["port"])])
+
+    async def serve_and_beat() -> None:
+        # From the event loop itself: a thread would go on beating while the loop is stuck.
+        async def beat() -> None:
+            while True:
+                heartbeat.value = time.monotonic()
+                await asyncio.sleep(HEARTBEAT_SECONDS)
+
+        beating = asyncio.create_task(beat())
+        try:
+            await server.serve(sockets=[listening_socket(options["host"], options["port"])])
+        finally:
+            beating.cancel()
+
+    with asyncio.Runner(loop_factory=server.config.get_loop_factory()) as runner:
+        runner.run(serve_and_beat())
     if not server.started:
         sys.exit(STARTUP_FAILURE)
 
 
-def serve(options: dict[str, Any], workers: int) -> int:
-    """Run `workers` uvicorn workers until SIGTERM or SIGINT; 1 if they could not start."""
+def serve(options: dict[str, Any], workers: int, hung_seconds: float = 0) -> int:
+    """Run `workers` uvicorn workers until SIGTERM or SIGINT; 1 if they could not start. A worker whose event
+    loop has not run for `hung_seconds` is killed and replaced (0: never)."""
     # A port in use fails here, once, with its error. Bound without SO_REUSEPORT, so that a port another
     # server shares out that way is in use too: two services must not split one port's connections.
     try:
@@ -65,8 +87,15 @@ def serve(options: dict[str, Any], workers: int) -> int:
     processes = [_start(options) for _ in range(workers)]
     failed = False
     while not stopping.wait(0.5):
-        for index, (process, started) in enumerate(processes):
+        for index, (process, started, heartbeat) in enumerate(processes):
             if process.is_alive():
+                # 0 until the loop first runs: a worker still starting is not stuck.
+                if hung_seconds and heartbeat.value and time.monotonic() - heartbeat.value > hung_seconds:
+                    logger.error("a worker stopped answering; killing it and starting another",
+                                 extra={"fields": {"worker_pid": process.pid, "silent_seconds": hung_seconds}})
+                    process.kill()
+                    process.join()
+                    processes[index] = _start(options)
                 continue
             fields = {"worker_pid": process.pid, "exit_code": process.exitcode}
             # One that could not start, or died while starting, would only do it again: stop instead.
@@ -77,14 +106,15 @@ def serve(options: dict[str, Any], workers: int) -> int:
                 break
             logger.warning("a worker exited; starting another", extra={"fields": fields})
             processes[index] = _start(options)
-    _stop([process for process, _ in processes], grace=options["timeout_graceful_shutdown"])
+    _stop([process for process, _, _ in processes], grace=options["timeout_graceful_shutdown"])
     return 1 if failed else 0
 
 
-def _start(options: dict[str, Any]) -> tuple[SpawnProcess, float]:
-    process = _spawn.Process(target=_worker, args=(options,))
+def _start(options: dict[str, Any]) -> tuple[SpawnProcess, float, c_double]:
+    heartbeat = _spawn.RawValue(c_double, 0.0)  # one writer, one reader: an aligned double needs no lock
+    process = _spawn.Process(target=_worker, args=(options, heartbeat))
     process.start()
-    return process, time.monotonic()
+    return process, time.monotonic(), heartbeat
 
 
 def _stop(processes: list[SpawnProcess], grace: float) -> None:

@@ -13,6 +13,7 @@ from collections import Counter
 from pathlib import Path
 
 import httpx
+import pytest
 import trustme
 
 from service.workers import STARTUP_SECONDS
@@ -195,3 +196,32 @@ def test_workers_that_cannot_start_stop_the_service_instead_of_being_started_aga
     assert served.returncode == 1
     assert "a worker could not start; stopping" in served.stderr + served.stdout
     assert time.monotonic() - started < STARTUP_SECONDS + 20  # stopped, not restarting workers until killed
+
+
+async def test_a_worker_whose_event_loop_is_stuck_is_killed_and_replaced(tmp_path, database_url):
+    server = Server(tmp_path, hj1321_env(DATABASE_URL=database_url, HJ1321_DATA_DIR=str(tmp_path / "var"),
+                                         HJ1321_WORKER_TIMEOUT_SECONDS="2"), "--workers", "2")
+    try:
+        await asyncio.sleep(STARTUP_SECONDS)
+        for _ in range(30):
+            async with httpx.AsyncClient(base_url=server.base) as fresh:
+                assert (await fresh.get("/healthz")).status_code == 200
+        lines = [json.loads(line) for line in server.output().splitlines() if line.startswith("{")]
+        before = {line["pid"] for line in lines if line.get("route") == "/healthz"}
+        stuck = min(before)
+        os.kill(stuck, signal.SIGSTOP)  # holds its socket, runs nothing: as a loop that never yields
+        await asyncio.sleep(6)
+        answered = []
+        for _ in range(30):  # new connections: none may go to the stuck worker's socket
+            async with httpx.AsyncClient(base_url=server.base, timeout=5) as fresh:
+                answered.append((await fresh.get("/healthz")).status_code)
+        assert answered == [200] * 30
+        with pytest.raises(ProcessLookupError):
+            os.kill(stuck, 0)  # killed and reaped, not left stopped
+    finally:
+        server.stop()
+    lines = [json.loads(line) for line in server.output().splitlines() if line.startswith("{")]
+    killed = [line for line in lines if line["msg"] == "a worker stopped answering; killing it and starting another"]
+    assert [line["worker_pid"] for line in killed] == [stuck]
+    after = {line["pid"] for line in lines if line.get("route") == "/healthz"} - before
+    assert len(after) == 1
