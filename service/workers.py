@@ -90,9 +90,10 @@ def serve(options: dict[str, Any], workers: int, hung_seconds: float = 0) -> int
         for index, (process, started, heartbeat) in enumerate(processes):
             if process.is_alive():
                 # 0 until the loop first runs: a worker still starting is not stuck.
-                if hung_seconds and heartbeat.value and time.monotonic() - heartbeat.value > hung_seconds:
+                silent = time.monotonic() - heartbeat.value
+                if hung_seconds and heartbeat.value and silent > hung_seconds:
                     logger.error("a worker stopped answering; killing it and starting another",
-                                 extra={"fields": {"worker_pid": process.pid, "silent_seconds": hung_seconds}})
+                                 extra={"fields": {"worker_pid": process.pid, "silent_seconds": round(silent, 1)}})
                     process.kill()
                     process.join()
                     processes[index] = _start(options)

@@ -222,6 +222,6 @@ async def test_a_worker_whose_event_loop_is_stuck_is_killed_and_replaced(tmp_pat
         server.stop()
     lines = [json.loads(line) for line in server.output().splitlines() if line.startswith("{")]
     killed = [line for line in lines if line["msg"] == "a worker stopped answering; killing it and starting another"]
-    assert [line["worker_pid"] for line in killed] == [stuck]
+    assert [line["worker_pid"] for line in killed] == [stuck] and killed[0]["silent_seconds"] > 2
     after = {line["pid"] for line in lines if line.get("route") == "/healthz"} - before
     assert len(after) == 1
