@@ -90,8 +90,8 @@ def serve(options: dict[str, Any], workers: int, hung_seconds: float = 0) -> int
         for index, (process, started, heartbeat) in enumerate(processes):
             if process.is_alive():
                 # 0 until the loop first runs: a worker still starting is not stuck.
-                silent = time.monotonic() - heartbeat.value
-                if hung_seconds and heartbeat.value and silent > hung_seconds:
+                silent = time.monotonic() - heartbeat.value if heartbeat.value else 0.0
+                if hung_seconds and silent > hung_seconds:
                     logger.error("a worker stopped answering; killing it and starting another",
                                  extra={"fields": {"worker_pid": process.pid, "silent_seconds": round(silent, 1)}})
                     process.kill()

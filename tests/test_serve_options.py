@@ -101,6 +101,14 @@ async def test_the_log_level_setting_quiets_request_lines(tmp_path, database_url
     assert [line for line in server.output().splitlines() if line.startswith("{")] == []
 
 
+def _log_lines(server: Server) -> list[dict]:
+    return [json.loads(line) for line in server.output().splitlines() if line.startswith("{")]
+
+
+def _answering_pids(lines: list[dict]) -> set[int]:
+    return {line["pid"] for line in lines if line.get("route") == "/healthz"}
+
+
 async def test_connections_opened_at_once_are_spread_over_the_workers(tmp_path, database_url):
     # As a proxy's upstream pool or gateways reconnecting after an outage open them: all at the same moment.
     server = Server(tmp_path, hj1321_env(DATABASE_URL=database_url, HJ1321_DATA_DIR=str(tmp_path / "var")),
@@ -117,7 +125,7 @@ async def test_connections_opened_at_once_are_spread_over_the_workers(tmp_path, 
         listening = listening_sockets(server.port)
     finally:
         server.stop()
-    lines = [json.loads(line) for line in server.output().splitlines() if line.startswith("{")]
+    lines = _log_lines(server)
     served = Counter(line["pid"] for line in lines if line.get("route") == "/healthz")
     assert sum(served.values()) == 80
     # Each worker listens on a socket of its own, and the kernel spreads connections over them. One shared
@@ -145,31 +153,54 @@ def test_workers_do_not_share_a_port_another_server_listens_on(tmp_path, databas
     assert f"cannot listen on 127.0.0.1:{port}" in served.stderr + served.stdout
 
 
+async def _take_a_worker_out(server: Server, signum: int, settle: float) -> tuple[int, set[int]]:
+    """Signal one worker that answered, and check the port still answers every new connection; returns the
+    worker's pid and the pids that answered before."""
+    async def answers() -> list[int]:
+        statuses = []
+        for _ in range(30):  # new connections: none of them may go to a socket nobody accepts on
+            async with httpx.AsyncClient(base_url=server.base, timeout=5) as fresh:
+                statuses.append((await fresh.get("/healthz")).status_code)
+        return statuses
+
+    await asyncio.sleep(STARTUP_SECONDS)  # after it, losing a worker is not a failure to start
+    assert await answers() == [200] * 30
+    before = _answering_pids(_log_lines(server))
+    worker = min(before)
+    os.kill(worker, signum)
+    await asyncio.sleep(settle)
+    assert await answers() == [200] * 30
+    with pytest.raises(ProcessLookupError):
+        os.kill(worker, 0)  # gone and reaped, not left behind
+    assert server.process.poll() is None
+    return worker, before
+
+
 async def test_a_worker_that_dies_is_replaced_and_the_port_keeps_answering(tmp_path, database_url):
     server = Server(tmp_path, hj1321_env(DATABASE_URL=database_url, HJ1321_DATA_DIR=str(tmp_path / "var")),
                     "--workers", "2")
     try:
-        await asyncio.sleep(STARTUP_SECONDS)  # after it, a worker's death is not a failure to start
-        for _ in range(30):
-            async with httpx.AsyncClient(base_url=server.base) as fresh:
-                assert (await fresh.get("/healthz")).status_code == 200
-        lines = [json.loads(line) for line in server.output().splitlines() if line.startswith("{")]
-        before = {line["pid"] for line in lines if line.get("route") == "/healthz"}
-        os.kill(min(before), signal.SIGKILL)
-        await asyncio.sleep(3)
-        answered = []
-        for _ in range(30):  # new connections: none of them may go to a socket nobody accepts on
-            async with httpx.AsyncClient(base_url=server.base, timeout=5) as fresh:
-                answered.append((await fresh.get("/healthz")).status_code)
-        assert answered == [200] * 30
-        assert server.process.poll() is None
+        died, before = await _take_a_worker_out(server, signal.SIGKILL, settle=3)
     finally:
         server.stop()
-    lines = [json.loads(line) for line in server.output().splitlines() if line.startswith("{")]
+    lines = _log_lines(server)
     replaced = [line for line in lines if line["msg"] == "a worker exited; starting another"]
-    assert [line["worker_pid"] for line in replaced] == [min(before)]
-    after = {line["pid"] for line in lines if line.get("route") == "/healthz"} - before
-    assert len(after) == 1  # the new worker took connections of its own
+    assert [line["worker_pid"] for line in replaced] == [died]
+    assert len(_answering_pids(lines) - before) == 1  # the new worker took connections of its own
+
+
+async def test_a_worker_whose_event_loop_is_stuck_is_killed_and_replaced(tmp_path, database_url):
+    server = Server(tmp_path, hj1321_env(DATABASE_URL=database_url, HJ1321_DATA_DIR=str(tmp_path / "var"),
+                                         HJ1321_WORKER_TIMEOUT_SECONDS="2"), "--workers", "2")
+    try:
+        # Stopped, it holds its socket and runs nothing: as a loop that never yields.
+        stuck, before = await _take_a_worker_out(server, signal.SIGSTOP, settle=6)
+    finally:
+        server.stop()
+    lines = _log_lines(server)
+    killed = [line for line in lines if line["msg"] == "a worker stopped answering; killing it and starting another"]
+    assert [line["worker_pid"] for line in killed] == [stuck] and killed[0]["silent_seconds"] > 2
+    assert len(_answering_pids(lines) - before) == 1
 
 
 def test_a_certificate_that_cannot_be_used_stops_the_start_with_one_clear_line(tmp_path, database_url):
@@ -197,31 +228,3 @@ def test_workers_that_cannot_start_stop_the_service_instead_of_being_started_aga
     assert "a worker could not start; stopping" in served.stderr + served.stdout
     assert time.monotonic() - started < STARTUP_SECONDS + 20  # stopped, not restarting workers until killed
 
-
-async def test_a_worker_whose_event_loop_is_stuck_is_killed_and_replaced(tmp_path, database_url):
-    server = Server(tmp_path, hj1321_env(DATABASE_URL=database_url, HJ1321_DATA_DIR=str(tmp_path / "var"),
-                                         HJ1321_WORKER_TIMEOUT_SECONDS="2"), "--workers", "2")
-    try:
-        await asyncio.sleep(STARTUP_SECONDS)
-        for _ in range(30):
-            async with httpx.AsyncClient(base_url=server.base) as fresh:
-                assert (await fresh.get("/healthz")).status_code == 200
-        lines = [json.loads(line) for line in server.output().splitlines() if line.startswith("{")]
-        before = {line["pid"] for line in lines if line.get("route") == "/healthz"}
-        stuck = min(before)
-        os.kill(stuck, signal.SIGSTOP)  # holds its socket, runs nothing: as a loop that never yields
-        await asyncio.sleep(6)
-        answered = []
-        for _ in range(30):  # new connections: none may go to the stuck worker's socket
-            async with httpx.AsyncClient(base_url=server.base, timeout=5) as fresh:
-                answered.append((await fresh.get("/healthz")).status_code)
-        assert answered == [200] * 30
-        with pytest.raises(ProcessLookupError):
-            os.kill(stuck, 0)  # killed and reaped, not left stopped
-    finally:
-        server.stop()
-    lines = [json.loads(line) for line in server.output().splitlines() if line.startswith("{")]
-    killed = [line for line in lines if line["msg"] == "a worker stopped answering; killing it and starting another"]
-    assert [line["worker_pid"] for line in killed] == [stuck] and killed[0]["silent_seconds"] > 2
-    after = {line["pid"] for line in lines if line.get("route") == "/healthz"} - before
-    assert len(after) == 1

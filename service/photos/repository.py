@@ -149,7 +149,8 @@ async def name_and_find_missing(session: AsyncSession, *, enterprise_id: int, sh
     to this enterprise already."""
     inline = set(inline)
     wanted = set(sha256s) - inline
-    looked = sorted(wanted | inline | months.keys())
+    every = wanted | inline | months.keys()
+    looked = sorted(every)
     answer = Looked()
     if not looked:
         return answer
@@ -159,8 +160,8 @@ async def name_and_find_missing(session: AsyncSession, *, enterprise_id: int, sh
     rows = (await run_sql(session, _LOOK, {"sha256": looked, "enterprise_id": enterprise_id, "month": naming,
                                            "month_start": [starts[m] if m else None for m in naming]})).all()
     # A photo not returned is held, named already in a month as late, and linked.
-    answer.linked = set(looked) - {sha256 for sha256, _, _, linked in rows if not linked}
-    held = set(looked) - {sha256 for sha256, received, to_be_named, _ in rows if not received or to_be_named}
+    answer.linked = every - {sha256 for sha256, _, _, linked in rows if not linked}
+    held = every - {sha256 for sha256, received, to_be_named, _ in rows if not received or to_be_named}
     to_name = [sha256 for sha256, _, to_be_named, _ in rows if to_be_named]
     if to_name:
         named = await run_sql(session, _NAME, {"sha256": to_name, "month": [months[h] for h in to_name],
