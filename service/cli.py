@@ -60,13 +60,12 @@ def _fail(message: str) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from service import workers
-    from service.app import create_app
     from service.migrate import is_at_head
     from service.observability import configure_logging, logging_config
 
+    if args.workers < 1:
+        return _fail(f"--workers must be 1 or more; got {args.workers}")
     if args.ssl_certfile:
         # Each worker would otherwise fail on it alone, with a traceback, after the database has started.
         try:
@@ -106,12 +105,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
                                # A stop or restart does not wait out stalled uploads (they would take
                                # the whole body deadline); what is cut short was never acknowledged.
                                "timeout_graceful_shutdown": 10}
-    if args.workers == 1:
-        configure_logging(settings.log_level)
-        uvicorn.run(create_app(settings), **options)
-        return 0
-    # Workers build their own app (and JSON logging) from the environment; metrics go through files
-    # summed at /metrics.
+    # Even one worker runs under the supervisor, which replaces it if it dies or its loop sticks. Workers
+    # build their own app (and JSON logging) from the environment; metrics go through files summed at /metrics.
     os.environ["DATABASE_URL"] = url
     metrics_dir = settings.data_dir.resolve() / "metrics"
     shutil.rmtree(metrics_dir, ignore_errors=True)
@@ -435,7 +430,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--ssl-certfile")
     serve.add_argument("--ssl-keyfile")
     serve.add_argument("--demo", action="store_true", help="create a demo enterprise, key and staff token")
-    serve.add_argument("--workers", type=int, default=1, help="worker processes (metrics are summed across them)")
+    serve.add_argument("--workers", type=int, default=1,
+                       help="worker processes, supervised (metrics are summed across them)")
     serve.set_defaults(run=cmd_serve)
 
     commands.add_parser("migrate", help="apply database migrations").set_defaults(run=cmd_migrate)

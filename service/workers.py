@@ -1,4 +1,5 @@
-"""`hj1321 serve --workers N`: N processes, each listening on the port with a socket of its own.
+"""`hj1321 serve [--workers N]`: N worker processes (1 by default) under a supervisor, each worker listening
+on the port with a socket of its own.
 
 With one listening socket shared by every worker (uvicorn's own --workers), the worker that wakes
 first accepts every connection waiting at that moment. Clients that keep their connections open (a
@@ -10,10 +11,13 @@ The parent only supervises: it forwards SIGTERM and SIGINT, starts a new worker 
 died or stopped answering, and gives up when a worker cannot start, or dies while starting. A worker
 whose event loop is stuck (a runaway computation, a call that never returns) keeps its socket, and the
 kernel keeps handing it a share of the new connections, which then wait forever: each worker's loop
-writes a heartbeat, and one silent for `hung_seconds` is killed and replaced.
+writes a heartbeat, and one silent for `hung_seconds` is killed and replaced. One worker is supervised
+the same way. Workers never outlive the supervisor: if it dies without stopping them (SIGKILL, the OOM
+killer), each stops as on SIGTERM, so no unsupervised worker keeps the port from a restarted service.
 """
 
 import asyncio
+import ctypes
 import logging
 import multiprocessing
 import os
@@ -46,10 +50,22 @@ def listening_socket(host: str, port: int, *, shared: bool = True) -> socket.soc
     return sock  # uvicorn listens on it, with its backlog
 
 
+def _stop_with_parent() -> None:
+    """SIGTERM to this process when the supervisor dies (Linux; elsewhere a no-op)."""
+    if not sys.platform.startswith("linux"):
+        return
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+    parent = multiprocessing.parent_process()
+    if parent is not None and os.getppid() != parent.pid:  # it died before the request took hold
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 def _worker(options: dict[str, Any], heartbeat: c_double) -> None:
     # Out of the terminal's process group: Ctrl-C reaches the parent alone, which passes it on once. A
     # worker signalled twice (by the terminal and by the parent) would drop its requests in flight.
     os.setpgrp()
+    _stop_with_parent()
     server = uvicorn.Server(uvicorn.Config("service.app:create_served_app", factory=True, **options))
 
     async def serve_and_beat() -> None:

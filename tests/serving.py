@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import httpx
+import psutil
 
 HJ1321 = [sys.executable, "-m", "service.cli"]
 PROJECT = Path(__file__).resolve().parent.parent
@@ -58,11 +59,22 @@ class Server:
     def output(self) -> str:
         return self.log.read_text()
 
-    def kill(self) -> None:
-        """SIGKILL: no shutdown, no flush, as a power cut would leave it."""
-        self.process.send_signal(signal.SIGKILL)
+    def kill(self, *, supervisor_only: bool = False) -> None:
+        """SIGKILL to the supervisor and its workers at once: no shutdown, no flush, as a power cut leaves it
+        (`supervisor_only`: to it alone, as the OOM killer might)."""
+        family = [psutil.Process(self.process.pid)]
+        if not supervisor_only:
+            family += psutil.Process(self.process.pid).children(recursive=True)
+        for member in family:
+            member.kill()
+        psutil.wait_procs(family, timeout=10)
         self.process.wait()
         self._log_file.close()
+
+    def workers(self) -> list[psutil.Process]:
+        """The worker processes (not multiprocessing's resource tracker, which leaves when the supervisor does)."""
+        return [child for child in psutil.Process(self.process.pid).children()
+                if "multiprocessing.spawn" in " ".join(child.cmdline())]
 
     def stop(self) -> None:
         self.process.send_signal(signal.SIGINT)

@@ -13,6 +13,7 @@ from collections import Counter
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 import trustme
 
@@ -189,9 +190,11 @@ async def test_a_worker_that_dies_is_replaced_and_the_port_keeps_answering(tmp_p
     assert len(_answering_pids(lines) - before) == 1  # the new worker took connections of its own
 
 
-async def test_a_worker_whose_event_loop_is_stuck_is_killed_and_replaced(tmp_path, database_url):
+@pytest.mark.parametrize("workers", ["1", "2"])
+async def test_a_worker_whose_event_loop_is_stuck_is_killed_and_replaced(tmp_path, database_url, workers):
+    """One worker (the default, and the container's) is supervised as several are."""
     server = Server(tmp_path, hj1321_env(DATABASE_URL=database_url, HJ1321_DATA_DIR=str(tmp_path / "var"),
-                                         HJ1321_WORKER_TIMEOUT_SECONDS="2"), "--workers", "2")
+                                         HJ1321_WORKER_TIMEOUT_SECONDS="2"), "--workers", workers)
     try:
         # Stopped, it holds its socket and runs nothing: as a loop that never yields.
         stuck, before = await _take_a_worker_out(server, signal.SIGSTOP, settle=6)
@@ -201,6 +204,30 @@ async def test_a_worker_whose_event_loop_is_stuck_is_killed_and_replaced(tmp_pat
     killed = [line for line in lines if line["msg"] == "a worker stopped answering; killing it and starting another"]
     assert [line["worker_pid"] for line in killed] == [stuck] and killed[0]["silent_seconds"] > 2
     assert len(_answering_pids(lines) - before) == 1
+
+
+async def test_workers_stop_when_the_supervisor_dies_and_a_new_service_can_take_the_port(tmp_path, database_url):
+    env = hj1321_env(DATABASE_URL=database_url, HJ1321_DATA_DIR=str(tmp_path / "var"))
+    server = Server(tmp_path, env, "--workers", "2")
+    workers = server.workers()
+    assert len(workers) == 2
+    server.kill(supervisor_only=True)  # it cannot stop them itself
+    _, alive = psutil.wait_procs(workers, timeout=15)
+    assert not alive, "workers outlived their supervisor"
+    assert listening_sockets(server.port) == 0
+    again = Server(tmp_path, env, "--workers", "2", port=server.port)  # refused while a worker held the port
+    try:
+        async with httpx.AsyncClient(base_url=again.base, timeout=5) as client:
+            assert (await client.get("/healthz")).status_code == 200
+    finally:
+        again.stop()
+
+
+def test_serve_refuses_no_workers(tmp_path, database_url):
+    served = run_hj1321(["serve", "--port", str(free_port()), "--workers", "0"], tmp_path,
+                        hj1321_env(DATABASE_URL=database_url, HJ1321_DATA_DIR=str(tmp_path / "var")))
+    assert served.returncode == 2
+    assert "hj1321: --workers must be 1 or more; got 0" in served.stderr
 
 
 def test_a_certificate_that_cannot_be_used_stops_the_start_with_one_clear_line(tmp_path, database_url):
