@@ -9,7 +9,9 @@
    batches by concurrent HTTP clients.
 4. Single records: one-record posts at a fixed rate (open loop), latency percentiles, after two seconds
    of the same load that are not counted (connections made, statements prepared).
-Prints records/s for both, their ratio, and the latencies. Bounded in count and time; loopback only.
+Prints records/s for both, their ratio, the CPU each spent a record (PostgreSQL's processes, the service's,
+the client's: the rates follow the machine's noise, the CPU a record much less), and the latencies.
+Bounded in count and time; loopback only.
 """
 
 import argparse
@@ -34,6 +36,7 @@ import aiohttp
 import asyncpg
 import httpx
 import orjson
+import psutil
 
 from loadtests.generator import RecordGenerator
 from loadtests.provision import register_enterprises
@@ -118,6 +121,32 @@ def raw_columns(records: list[dict[str, Any]]) -> list[list[Any]]:
     return columns
 
 
+class CpuMeter:
+    """CPU seconds spent by a process and its children, those that ended included (once waited for)."""
+
+    def __init__(self, pid: int) -> None:
+        self.root = psutil.Process(pid)
+
+    def seconds(self) -> float:
+        times = self.root.cpu_times()
+        total = times.user + times.system + times.children_user + times.children_system
+        for child in self.root.children(recursive=True):
+            try:
+                times = child.cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            total += times.user + times.system
+        return total
+
+
+def postgres_meter(workdir: Path) -> CpuMeter:
+    return CpuMeter(int((workdir / "db" / "pgdata" / "postmaster.pid").read_text().splitlines()[0]))
+
+
+def cpu_line(records: int, spent: dict[str, float]) -> str:
+    return ", ".join(f"{name} {seconds / records * 1e6:.1f}" for name, seconds in spent.items()) + " µs a record"
+
+
 async def run_raw(dsn: str, jobs: list[tuple[int, list[list[Any]]]], clients: int) -> float:
     pool = await asyncpg.create_pool(plain_dsn(dsn), min_size=clients, max_size=clients)
     queue: asyncio.Queue[tuple[int, list[list[Any]]]] = asyncio.Queue()
@@ -143,17 +172,16 @@ async def run_service(base: str, jobs: list[tuple[str, bytes]], clients: int) ->
     queue: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
     for job in jobs:
         queue.put_nowait(job)
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
 
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=120) as client:
+    # aiohttp, as the other loads: the client's own CPU comes out of the same two cores as the service's.
+    async with aiohttp.ClientSession(base_url=base, timeout=aiohttp.ClientTimeout(total=120),
+                                     connector=aiohttp.TCPConnector(limit=clients)) as client:
         async def worker() -> None:
             while not queue.empty():
                 key, body = queue.get_nowait()
-                response = await client.post("/api/v1/movements", content=body, headers={
-                    "Authorization": f"Bearer {key}", "Content-Type": "application/json"})
-                answer = response.json()
-                if response.status_code != 200 or answer["accepted"] != BATCH:
-                    raise SystemExit(f"unexpected answer {response.status_code}: {response.text[:300]}")
+                status, answer = await post_movements(client, key, body)
+                if status != 200 or orjson.loads(answer)["accepted"] != BATCH:
+                    raise SystemExit(f"unexpected answer {status}: {answer[:300]!r}")
 
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(clients)))
@@ -314,20 +342,29 @@ async def main_async(args: argparse.Namespace, workdir: Path, dsn: str) -> None:
     documents.clear()
     today = datetime.now(UTC).date()
     await make_months(dsn, today - timedelta(days=2), today + timedelta(days=2))
+    postgres = postgres_meter(workdir)
+    before = postgres.seconds(), time.process_time()
     raw_seconds = await run_raw(dsn, raw_jobs, args.clients)
+    raw_cpu = {"PostgreSQL": postgres.seconds() - before[0], "client": time.process_time() - before[1]}
     raw_rate = total / raw_seconds
     # Only the encoded bodies stay: a client heap of millions of row objects would spend CPU in
     # garbage collection that the service needs, and stall the latency measurement below.
     raw_jobs.clear()
     gc.collect()
-    print(f"raw PostgreSQL batched upsert: {raw_rate:>9,.0f} rows/s    ({raw_seconds:.1f} s)")
+    print(f"raw PostgreSQL batched upsert: {raw_rate:>9,.0f} rows/s    ({raw_seconds:.1f} s; "
+          f"{cpu_line(total, raw_cpu)})")
     await truncate(dsn)
 
     process, base = start_service(dsn, workdir, args.workers)
     try:
+        served = CpuMeter(process.pid)
+        before = postgres.seconds(), served.seconds(), time.process_time()
         service_seconds = await run_service(base, bodies, args.clients)
+        service_cpu = {"PostgreSQL": postgres.seconds() - before[0], "service": served.seconds() - before[1],
+                       "client": time.process_time() - before[2]}
         service_rate = total / service_seconds
-        print(f"service over HTTP:             {service_rate:>9,.0f} records/s ({service_seconds:.1f} s)")
+        print(f"service over HTTP:             {service_rate:>9,.0f} records/s ({service_seconds:.1f} s; "
+              f"{cpu_line(total, service_cpu)})")
         print(f"ratio service / raw:           {service_rate / raw_rate:>9.2f}   (target >= 0.5; "
               f"and >= 10,000 records/s)")
         bodies.clear()
