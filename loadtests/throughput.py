@@ -369,12 +369,16 @@ async def main_async(args: argparse.Namespace, workdir: Path, dsn: str) -> None:
               f"and >= 10,000 records/s)")
         bodies.clear()
         await settle(dsn)
+        before = postgres.seconds(), served.seconds(), time.process_time()
         latencies = await run_single_records(base, enterprises, args.rate, args.seconds)
+        posts = args.rate * (args.seconds + WARMUP_SECONDS)
+        single_cpu = {"PostgreSQL": postgres.seconds() - before[0], "service": served.seconds() - before[1],
+                      "client": time.process_time() - before[2]}
         print(f"single-record posts at {args.rate}/s for {args.seconds} s, after {WARMUP_SECONDS} s not counted "
               f"({len(latencies)} requests): "
               f"p50 {percentile(latencies, 0.5) * 1000:.1f} ms, p95 {percentile(latencies, 0.95) * 1000:.1f} ms, "
               f"p99 {percentile(latencies, 0.99) * 1000:.1f} ms, mean {statistics.mean(latencies) * 1000:.1f} ms "
-              f"(target p99 < 50 ms)")
+              f"(target p99 < 50 ms; {cpu_line(posts, single_cpu).replace('a record', 'a post')})")
     finally:
         process.terminate()
         process.wait(timeout=30)

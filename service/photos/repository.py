@@ -41,11 +41,13 @@ _PLACEHOLD = text("""
 # both. A gateway uploads a pass's photos with or after the pass, and a ledger entry names the same photos month
 # after month, so most namings write nothing, and one read tells which photos are held and which to name.
 # It returns only the photos that need something: not held, to be named, or not linked to this enterprise yet.
+# A photo without a row is not named here: the placeholder the batch inserts for it carries the month (a record
+# sent before its photos, the usual order, would otherwise cost two more round trips naming and reading nothing).
 # A batch names a thousand photos that usually need nothing, and rows not sent cost no Python to read.
 # The links are asked by an uncorrelated subquery, run once: photo and photo_enterprise are distributed on
 # different columns (docs/scaling.md), and Citus plans such a subquery on its own shard, not a correlated one.
 _LOOK = text("""
-    SELECT l.sha256, p.received_at IS NOT NULL, l.month IS NOT NULL
+    SELECT l.sha256, p.received_at IS NOT NULL, l.month IS NOT NULL AND p.sha256 IS NOT NULL
                AND (p.named_month IS NULL OR p.named_month < l.month)
                AND coalesce(p.received_at, '-infinity') < l.month_start,
            l.sha256 IN (SELECT pe.sha256 FROM photo_enterprise AS pe
