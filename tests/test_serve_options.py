@@ -202,7 +202,8 @@ async def test_a_worker_whose_event_loop_is_stuck_is_killed_and_replaced(tmp_pat
         server.stop()
     lines = _log_lines(server)
     killed = [line for line in lines if line["msg"] == "a worker stopped answering; killing it and starting another"]
-    assert [line["worker_pid"] for line in killed] == [stuck] and killed[0]["silent_seconds"] > 2
+    # Logged to a tenth of a second: 2.04 s silent shows as 2.0.
+    assert [line["worker_pid"] for line in killed] == [stuck] and killed[0]["silent_seconds"] >= 2
     assert len(_answering_pids(lines) - before) == 1
 
 
