@@ -143,8 +143,8 @@ def postgres_meter(workdir: Path) -> CpuMeter:
     return CpuMeter(int((workdir / "db" / "pgdata" / "postmaster.pid").read_text().splitlines()[0]))
 
 
-def cpu_line(records: int, spent: dict[str, float]) -> str:
-    return ", ".join(f"{name} {seconds / records * 1e6:.1f}" for name, seconds in spent.items()) + " µs a record"
+def cpu_line(count: int, spent: dict[str, float], each: str = "record") -> str:
+    return ", ".join(f"{name} {seconds / count * 1e6:.1f}" for name, seconds in spent.items()) + f" µs a {each}"
 
 
 async def run_raw(dsn: str, jobs: list[tuple[int, list[list[Any]]]], clients: int) -> float:
@@ -378,7 +378,7 @@ async def main_async(args: argparse.Namespace, workdir: Path, dsn: str) -> None:
               f"({len(latencies)} requests): "
               f"p50 {percentile(latencies, 0.5) * 1000:.1f} ms, p95 {percentile(latencies, 0.95) * 1000:.1f} ms, "
               f"p99 {percentile(latencies, 0.99) * 1000:.1f} ms, mean {statistics.mean(latencies) * 1000:.1f} ms "
-              f"(target p99 < 50 ms; {cpu_line(posts, single_cpu).replace('a record', 'a post')})")
+              f"(target p99 < 50 ms; {cpu_line(posts, single_cpu, 'post')})")
     finally:
         process.terminate()
         process.wait(timeout=30)

@@ -48,8 +48,8 @@ class Settings(BaseSettings):
     # A 补传 batch deferred while the lane is closed comes back after it opens, spread over this many seconds.
     backfill_retry_spread_seconds: int = 3
     max_batch_records: int = 500
-    # With --workers 2 or more: a worker whose event loop has not run for this long is killed and replaced
-    # (its requests in flight are lost, unacknowledged). 0: never.
+    # A worker whose event loop has not run for this long is killed and replaced (its requests in flight are
+    # lost, unacknowledged). 0: never.
     worker_timeout_seconds: int = 60
     max_photo_bytes: int = 2 * 1024 * 1024
     max_inline_photo_bytes: int = 1024 * 1024

@@ -26,7 +26,6 @@ import socket
 import sys
 import threading
 import time
-from ctypes import c_double
 from multiprocessing.context import SpawnProcess
 from typing import Any
 
@@ -61,7 +60,7 @@ def _stop_with_parent() -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
 
-def _worker(options: dict[str, Any], heartbeat: c_double) -> None:
+def _worker(options: dict[str, Any], heartbeat: ctypes.c_double) -> None:
     # Out of the terminal's process group: Ctrl-C reaches the parent alone, which passes it on once. A
     # worker signalled twice (by the terminal and by the parent) would drop its requests in flight.
     os.setpgrp()
@@ -127,8 +126,8 @@ def serve(options: dict[str, Any], workers: int, hung_seconds: float = 0) -> int
     return 1 if failed else 0
 
 
-def _start(options: dict[str, Any]) -> tuple[SpawnProcess, float, c_double]:
-    heartbeat = _spawn.RawValue(c_double, 0.0)  # one writer, one reader: an aligned double needs no lock
+def _start(options: dict[str, Any]) -> tuple[SpawnProcess, float, ctypes.c_double]:
+    heartbeat = _spawn.RawValue(ctypes.c_double, 0.0)  # one writer, one reader: an aligned double needs no lock
     process = _spawn.Process(target=_worker, args=(options, heartbeat))
     process.start()
     return process, time.monotonic(), heartbeat

@@ -154,9 +154,14 @@ def test_workers_do_not_share_a_port_another_server_listens_on(tmp_path, databas
     assert f"cannot listen on 127.0.0.1:{port}" in served.stderr + served.stdout
 
 
-async def _take_a_worker_out(server: Server, signum: int, settle: float) -> tuple[int, set[int]]:
-    """Signal one worker that answered, and check the port still answers every new connection; returns the
-    worker's pid and the pids that answered before."""
+async def _replaced(tmp_path: Path, database_url: str, *, signum: int, settle: float, logged: str,
+                    workers: str = "2", **settings: str) -> dict:
+    """Serve, signal one worker that answered, and check that the port answers every new connection after
+    `settle` seconds, that the supervisor logged `logged` once, of that worker, and that a new worker took
+    connections of its own; returns the log line."""
+    server = Server(tmp_path, hj1321_env(DATABASE_URL=database_url, HJ1321_DATA_DIR=str(tmp_path / "var"),
+                                         **settings), "--workers", workers)
+
     async def answers() -> list[int]:
         statuses = []
         for _ in range(30):  # new connections: none of them may go to a socket nobody accepts on
@@ -164,47 +169,39 @@ async def _take_a_worker_out(server: Server, signum: int, settle: float) -> tupl
                 statuses.append((await fresh.get("/healthz")).status_code)
         return statuses
 
-    await asyncio.sleep(STARTUP_SECONDS)  # after it, losing a worker is not a failure to start
-    assert await answers() == [200] * 30
-    before = _answering_pids(_log_lines(server))
-    worker = min(before)
-    os.kill(worker, signum)
-    await asyncio.sleep(settle)
-    assert await answers() == [200] * 30
-    with pytest.raises(ProcessLookupError):
-        os.kill(worker, 0)  # gone and reaped, not left behind
-    assert server.process.poll() is None
-    return worker, before
-
-
-async def test_a_worker_that_dies_is_replaced_and_the_port_keeps_answering(tmp_path, database_url):
-    server = Server(tmp_path, hj1321_env(DATABASE_URL=database_url, HJ1321_DATA_DIR=str(tmp_path / "var")),
-                    "--workers", "2")
     try:
-        died, before = await _take_a_worker_out(server, signal.SIGKILL, settle=3)
+        await asyncio.sleep(STARTUP_SECONDS)  # after it, losing a worker is not a failure to start
+        assert await answers() == [200] * 30
+        before = _answering_pids(_log_lines(server))
+        worker = min(before)
+        os.kill(worker, signum)
+        await asyncio.sleep(settle)
+        assert await answers() == [200] * 30
+        with pytest.raises(ProcessLookupError):
+            os.kill(worker, 0)  # gone and reaped, not left behind
+        assert server.process.poll() is None
     finally:
         server.stop()
     lines = _log_lines(server)
-    replaced = [line for line in lines if line["msg"] == "a worker exited; starting another"]
-    assert [line["worker_pid"] for line in replaced] == [died]
-    assert len(_answering_pids(lines) - before) == 1  # the new worker took connections of its own
+    found = [line for line in lines if line["msg"] == logged]
+    assert [line["worker_pid"] for line in found] == [worker]
+    assert len(_answering_pids(lines) - before) == 1
+    return found[0]
+
+
+async def test_a_worker_that_dies_is_replaced_and_the_port_keeps_answering(tmp_path, database_url):
+    await _replaced(tmp_path, database_url, signum=signal.SIGKILL, settle=3,
+                    logged="a worker exited; starting another")
 
 
 @pytest.mark.parametrize("workers", ["1", "2"])
 async def test_a_worker_whose_event_loop_is_stuck_is_killed_and_replaced(tmp_path, database_url, workers):
-    """One worker (the default, and the container's) is supervised as several are."""
-    server = Server(tmp_path, hj1321_env(DATABASE_URL=database_url, HJ1321_DATA_DIR=str(tmp_path / "var"),
-                                         HJ1321_WORKER_TIMEOUT_SECONDS="2"), "--workers", workers)
-    try:
-        # Stopped, it holds its socket and runs nothing: as a loop that never yields.
-        stuck, before = await _take_a_worker_out(server, signal.SIGSTOP, settle=6)
-    finally:
-        server.stop()
-    lines = _log_lines(server)
-    killed = [line for line in lines if line["msg"] == "a worker stopped answering; killing it and starting another"]
-    # Logged to a tenth of a second: 2.04 s silent shows as 2.0.
-    assert [line["worker_pid"] for line in killed] == [stuck] and killed[0]["silent_seconds"] >= 2
-    assert len(_answering_pids(lines) - before) == 1
+    """One worker (the default, and the container's) is supervised as several are. Stopped (SIGSTOP), a worker
+    holds its socket and runs nothing: as a loop that never yields."""
+    killed = await _replaced(tmp_path, database_url, signum=signal.SIGSTOP, settle=6, workers=workers,
+                             logged="a worker stopped answering; killing it and starting another",
+                             HJ1321_WORKER_TIMEOUT_SECONDS="2")
+    assert killed["silent_seconds"] >= 2  # logged to a tenth of a second: 2.04 s silent shows as 2.0
 
 
 async def test_workers_stop_when_the_supervisor_dies_and_a_new_service_can_take_the_port(tmp_path, database_url):
