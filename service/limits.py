@@ -79,7 +79,12 @@ class BackfillLane:
     time. One refused while the lane is closed is told to come back after it opens, plus up to
     `retry_spread` - 1 seconds drawn at random: gateways refused in the same second would otherwise all come
     back in the same second, and reading their batches only to refuse them again takes, in a burst, the time
-    the live posts need."""
+    the live posts need.
+
+    A plant whose last batch here was backfill is catching up (for `catching_up_seconds` after that batch):
+    its next large batch can be refused from its headers alone, before its body is read and parsed, which
+    is most of what a refusal costs the worker. A small one (a gate's pass or few) is always read: it may
+    be live."""
 
     capacity: int
     reserve: int
@@ -88,6 +93,7 @@ class BackfillLane:
     hold_seconds: float = 1.0
     slow_share: float = 0.1
     retry_spread: int = 3
+    catching_up_seconds: float = 60.0
     clock: Callable[[], float] = time.monotonic
     draw: Callable[[int, int], int] = random.randint
     _live: int = 0
@@ -95,11 +101,11 @@ class BackfillLane:
     _closed_until: float = 0.0
     _probes: deque[tuple[float, bool]] = field(default_factory=deque)  # (when, slow) within hold_seconds
     _slow: int = 0
+    _catching_up: dict[int, float] = field(default_factory=dict)  # enterprise -> until when
 
     def enter(self, backfill: bool) -> bool:
         if backfill:
-            if (self._backfill >= self.max_backfill or self._live + self._backfill >= self.capacity - self.reserve
-                    or self.clock() < self._closed_until):
+            if not self._takes_backfill():
                 return False
             self._backfill += 1
         else:
@@ -114,6 +120,28 @@ class BackfillLane:
         self._live -= 1
         if self.live_seconds and records <= PROBE_RECORDS:
             self._probe(seconds > self.live_seconds)
+
+    def _takes_backfill(self) -> bool:
+        return (self._backfill < self.max_backfill and self._live + self._backfill < self.capacity - self.reserve
+                and self.clock() >= self._closed_until)
+
+    def note(self, enterprise: int, backfill: bool) -> None:
+        """What the plant's latest batch here was: backfill marks it catching up, live ends that."""
+        if backfill:
+            self._catching_up[enterprise] = self.clock() + self.catching_up_seconds
+        else:
+            self._catching_up.pop(enterprise, None)
+
+    def defers_unread(self, enterprise: int) -> bool:
+        """Whether a large batch of this plant is refused before it is read: the plant is catching up, and
+        a backfill batch would be refused now."""
+        until = self._catching_up.get(enterprise)
+        if until is None:
+            return False
+        if until <= self.clock():
+            del self._catching_up[enterprise]
+            return False
+        return not self._takes_backfill()
 
     def retry_after(self) -> int:
         """Whole seconds a deferred batch should wait before it is sent again."""

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -28,12 +28,35 @@ from service.ingest.kinds import (
 from service.ingest.openapi import batch_body, batch_responses, json_body
 from service.ingest.payloads import HeartbeatIn
 from service.ingest.service import gateway_document, ingest_batch, is_backfill, records_of
+from service.limits import BackfillLane
 
 router = APIRouter(prefix="/api/v1", tags=["gateway"])
 
 
 def _json(content: Any, status_code: int = 200) -> Response:
     return Response(orjson.dumps(content), status_code=status_code, media_type="application/json")
+
+
+# A body this small is read whatever the plant's state: a pass or a few, which may be live. A 500-record
+# batch is about 500 KB.
+SMALL_BODY_BYTES = 16 * 1024
+
+
+def _defer(kind: RecordKind, lane: BackfillLane) -> TooManyRequests:
+    metrics.BACKFILL_DEFERRED.labels(kind.name).inc()
+    return TooManyRequests("live passes go first while the service is busy: re-send this 补传 batch after "
+                           "Retry-After", code="backfill_deferred", headers={"Retry-After": str(lane.retry_after())})
+
+
+def _defer_catching_up(kind: RecordKind) -> Any:
+    """A dependency run after the credential and before the body: a large batch from a plant catching up is
+    refused unread while the lane would refuse backfill (limits.py)."""
+    async def check(request: Request, gateway: GatewayDep) -> None:
+        declared = request.headers.get("content-length", "")
+        lane = request.app.state.backfill_lane
+        if declared.isdigit() and int(declared) > SMALL_BODY_BYTES and lane.defers_unread(gateway.enterprise_id):
+            raise _defer(kind, lane)
+    return Depends(check)
 
 
 async def _post_batch(kind: RecordKind, request: Request, gateway: Gateway, body: Any,
@@ -44,12 +67,11 @@ async def _post_batch(kind: RecordKind, request: Request, gateway: Gateway, body
     backfill = is_backfill(kind, records, now=now,
                            timeliness_window=timedelta(seconds=settings.timeliness_window_seconds))
     lane = request.app.state.backfill_lane
+    if kind.reports_late:
+        lane.note(gateway.enterprise_id, backfill)
     entered = time.perf_counter()
     if not lane.enter(backfill):
-        metrics.BACKFILL_DEFERRED.labels(kind.name).inc()
-        raise TooManyRequests("live passes go first while the service is busy: re-send this 补传 batch after "
-                              "Retry-After", code="backfill_deferred",
-                              headers={"Retry-After": str(lane.retry_after())})
+        raise _defer(kind, lane)
     try:
         outcome = await ingest_batch(session, kind=kind, enterprise_id=gateway.enterprise_id, records=records,
                                      settings=settings, now=now, region_code=gateway.region_code)
@@ -60,7 +82,7 @@ async def _post_batch(kind: RecordKind, request: Request, gateway: Gateway, body
 
 
 @router.post("/movements", openapi_extra=batch_body("movements"), responses=batch_responses,
-             summary="上传进出厂运输车辆记录 Upload vehicle movements")
+             dependencies=[_defer_catching_up(MOVEMENTS)], summary="上传进出厂运输车辆记录 Upload vehicle movements")
 async def post_movements(request: Request, gateway: GatewayDep, body: JsonBody,
                          session: SessionDep) -> Response:
     """Upload 进出厂运输车辆记录 (vehicle movements): 1-500 per batch, a verdict for each."""

@@ -2,6 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
+import orjson
 import pytest
 
 from service.ingest.kinds import INPLANT_VEHICLES, MOVEMENTS
@@ -97,6 +98,25 @@ def test_batches_deferred_while_the_lane_is_closed_come_back_at_different_times(
     assert lane.retry_after() == 1
 
 
+def test_a_plant_is_catching_up_from_its_backfill_batch_until_a_live_one_or_a_quiet_minute():
+    now = [100.0]
+    lane = BackfillLane(capacity=10, reserve=2, max_backfill=1, catching_up_seconds=60, clock=lambda: now[0])
+    assert lane.enter(True)  # the lane is full now
+    assert not lane.defers_unread(7)  # nothing known of plant 7: its batch is read
+    lane.note(7, backfill=True)
+    assert lane.defers_unread(7) and not lane.defers_unread(8)
+    lane.leave(True)
+    assert not lane.defers_unread(7)  # the lane has room: the batch is read, and taken if it is backfill
+    assert lane.enter(True)
+    lane.note(7, backfill=False)  # a live batch: caught up
+    assert not lane.defers_unread(7)
+    lane.note(7, backfill=True)
+    now[0] += 59.9
+    assert lane.defers_unread(7)
+    now[0] += 0.1
+    assert not lane.defers_unread(7)  # a minute without a backfill batch from it here
+
+
 @pytest.fixture
 def saturated(app):
     """A lane on which every live batch counts as slow: the worker looks saturated."""
@@ -150,6 +170,29 @@ async def test_when_busy_a_backfill_batch_is_429_and_a_live_one_is_stored(client
     assert live.status_code == 200 and live.json()["accepted"] == 1
     ledger = await client.post("/api/v1/inplant-vehicles", json=batch(plant, inplant_vehicle()), headers=plant.auth)
     assert ledger.status_code == 200
+
+
+async def test_when_busy_a_plant_catching_up_has_its_large_batches_refused_unread(client, plant, other_plant,
+                                                                                   busy):
+    """Reading and parsing a 500-record batch is most of what refusing it costs: a plant whose last batch was
+    backfill has its next large one refused from the headers. Here a body that is not JSON shows whether the
+    body was read (400) or not (429)."""
+    headers = {"Content-Type": "application/json"}
+    unreadable = b"[" * (20 * 1024)
+
+    async def post(who, content: bytes) -> tuple[int, str]:
+        answer = await client.post("/api/v1/movements", content=content, headers={**who.auth, **headers})
+        return answer.status_code, answer.json()["error"] if answer.status_code != 200 else ""
+
+    assert await post(plant, unreadable) == (400, "invalid_json")  # not catching up: read, and refused as bad JSON
+    old = orjson.dumps(batch(plant, movement(passTime=beijing(datetime.now(UTC) - timedelta(days=2)),
+                                             reupload=True)))
+    assert await post(plant, old) == (429, "backfill_deferred")  # read, found backfill: catching up now
+    assert await post(plant, unreadable) == (429, "backfill_deferred")  # refused unread
+    assert await post(other_plant, unreadable) == (400, "invalid_json")  # another plant's is read
+    assert await post(plant, b" " * 100 + unreadable[:100]) == (400, "invalid_json")  # a small body is read
+    assert await post(plant, orjson.dumps(batch(plant, movement()))) == (200, "")  # live: caught up
+    assert await post(plant, unreadable) == (400, "invalid_json")
 
 
 async def test_a_backfill_batch_goes_ahead_when_the_worker_has_room(client, plant):
