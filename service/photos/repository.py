@@ -44,21 +44,26 @@ _PLACEHOLD = text("""
 # A photo without a row is not named here: the placeholder the batch inserts for it carries the month (a record
 # sent before its photos, the usual order, would otherwise cost two more round trips naming and reading nothing).
 # A batch names a thousand photos that usually need nothing, and rows not sent cost no Python to read.
+# A photo is linked to the enterprise that first sent or named it (photo.enterprise_id) from then on, so only
+# photos another plant sent first need photo_enterprise. PostgreSQL builds the subquery's hash only when one
+# does: for a plant's own photos, the usual case, the look is a probe of the photo table a photo.
 # The links are asked by an uncorrelated subquery, run once: photo and photo_enterprise are distributed on
 # different columns (docs/scaling.md), and Citus plans such a subquery on its own shard, not a correlated one.
 _LOOK = text("""
     SELECT l.sha256, p.received_at IS NOT NULL, l.month IS NOT NULL AND p.sha256 IS NOT NULL
                AND (p.named_month IS NULL OR p.named_month < l.month)
                AND coalesce(p.received_at, '-infinity') < l.month_start,
-           l.sha256 IN (SELECT pe.sha256 FROM photo_enterprise AS pe
-                        WHERE pe.enterprise_id = :enterprise_id AND pe.sha256 = ANY(CAST(:sha256 AS text[])))
+           coalesce(p.enterprise_id = :enterprise_id, false)
+               OR l.sha256 IN (SELECT pe.sha256 FROM photo_enterprise AS pe
+                               WHERE pe.enterprise_id = :enterprise_id AND pe.sha256 = ANY(CAST(:sha256 AS text[])))
     FROM unnest(CAST(:sha256 AS text[]), CAST(:month AS date[]), CAST(:month_start AS timestamptz[]))
          AS l(sha256, month, month_start)
     LEFT JOIN photo AS p ON p.sha256 = l.sha256
     WHERE p.received_at IS NULL
        OR (l.month IS NOT NULL AND (p.named_month IS NULL OR p.named_month < l.month) AND p.received_at < l.month_start)
-       OR l.sha256 NOT IN (SELECT pe.sha256 FROM photo_enterprise AS pe
-                           WHERE pe.enterprise_id = :enterprise_id AND pe.sha256 = ANY(CAST(:sha256 AS text[])))
+       OR NOT (p.enterprise_id = :enterprise_id
+               OR l.sha256 IN (SELECT pe.sha256 FROM photo_enterprise AS pe
+                               WHERE pe.enterprise_id = :enterprise_id AND pe.sha256 = ANY(CAST(:sha256 AS text[]))))
 """)
 # The look's test again, under the row's lock. Locked in hash order, as every other statement here takes photo
 # rows. A photo the retention purge removed meanwhile is not returned, nor one another batch named later
