@@ -119,6 +119,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.backfill_lane = BackfillLane(
         capacity=settings.db_pool_size, reserve=settings.backfill_reserve_connections,
         max_backfill=settings.backfill_max_in_flight if settings.backfill_max_in_flight > 0 else 10**9,
+        max_backfill_beside_live=(settings.backfill_max_in_flight_beside_live if settings.backfill_max_in_flight > 0
+                                  else 10**9),
         live_seconds=settings.backfill_live_latency_ms / 1000, retry_spread=settings.backfill_retry_spread_seconds)
     app.state.gateway_cache = CredentialCache[Gateway](settings.credential_cache_seconds)
     app.state.staff_cache = CredentialCache[Staff](settings.credential_cache_seconds)

@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     # and the database connections it must leave free for live passes; 0 turns the lane off.
     backfill_max_in_flight: int = 2
     backfill_reserve_connections: int = 3
+    # Backfill in flight per worker while live batches arrive on it (one came in the last second).
+    backfill_max_in_flight_beside_live: int = 1
     # More than one in ten small live batches of the last second slower than this close the lane to backfill
     # for a second: the worker is saturated. The default is the single-record p99 the service is built for.
     # 0: latency does not close it.
@@ -89,6 +91,13 @@ class Settings(BaseSettings):
     def _not_negative(cls, value: int) -> int:
         if value < 0:
             raise ValueError("must be 0 (off) or positive")
+        return value
+
+    @field_validator("backfill_max_in_flight_beside_live")
+    @classmethod
+    def _one_at_least(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError("must be at least 1: backfill waiting for live passes to stop could wait for ever")
         return value
 
     @field_validator("audit_retention_days")

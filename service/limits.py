@@ -64,8 +64,10 @@ class BackfillLane:
     """Live passes first. After an outage hundreds of gateways re-send days of records (补传) while the
     other gates keep posting what passes now; the re-sent batches must not take the capacity the live ones
     need. A backfill batch takes a place only while this worker has fewer than `max_backfill` of them in
-    flight, more than `reserve` of its `capacity` places free, and the lane is open; otherwise it is told to
-    come back (429, Retry-After). A live batch is never turned away here.
+    flight (`max_backfill_beside_live` while live batches arrive: one came in the last `hold_seconds`), more
+    than `reserve` of its `capacity` places free, and the lane is open; otherwise it is told to come back
+    (429, Retry-After). A live batch is never turned away here. Two backfill batches in flight keep a worker
+    busy while the other waits for the database; beside live passes, one lets them through sooner.
 
     The lane closes for `hold_seconds` when more than `slow_share` of the live probes of the last
     `hold_seconds` took longer than `live_seconds`. A slow live batch is the signal because counting places
@@ -89,6 +91,7 @@ class BackfillLane:
     capacity: int
     reserve: int
     max_backfill: int
+    max_backfill_beside_live: int = 1
     live_seconds: float = 0.0  # 0: live latency does not close the lane
     hold_seconds: float = 1.0
     slow_share: float = 0.1
@@ -102,6 +105,7 @@ class BackfillLane:
     _probes: deque[tuple[float, bool]] = field(default_factory=deque)  # (when, slow) within hold_seconds
     _slow: int = 0
     _catching_up: dict[int, float] = field(default_factory=dict)  # enterprise -> until when
+    _last_live: float = -math.inf  # when the latest live batch came in
 
     def enter(self, backfill: bool) -> bool:
         if backfill:
@@ -110,6 +114,7 @@ class BackfillLane:
             self._backfill += 1
         else:
             self._live += 1
+            self._last_live = self.clock()
         return True
 
     def leave(self, backfill: bool, seconds: float = 0.0, records: int = 1) -> None:
@@ -122,8 +127,11 @@ class BackfillLane:
             self._probe(seconds > self.live_seconds)
 
     def _takes_backfill(self) -> bool:
-        return (self._backfill < self.max_backfill and self._live + self._backfill < self.capacity - self.reserve
-                and self.clock() >= self._closed_until)
+        now = self.clock()
+        beside_live = self._live > 0 or now - self._last_live < self.hold_seconds
+        limit = min(self.max_backfill, self.max_backfill_beside_live) if beside_live else self.max_backfill
+        return (self._backfill < limit and self._live + self._backfill < self.capacity - self.reserve
+                and now >= self._closed_until)
 
     def note(self, enterprise: int, backfill: bool) -> None:
         """What the plant's latest batch here was: backfill marks it catching up, live ends that."""

@@ -32,7 +32,7 @@ def test_a_batch_is_backfill_when_most_of_it_is_flagged_or_old():
 
 
 def test_the_lane_keeps_places_for_live_batches():
-    lane = BackfillLane(capacity=6, reserve=2, max_backfill=3)
+    lane = BackfillLane(capacity=6, reserve=2, max_backfill=3, max_backfill_beside_live=3)
     assert [lane.enter(True) for _ in range(4)] == [True, True, True, False]  # at most 3 backfill
     assert lane.enter(False)  # 4 of 6 taken: live goes ahead
     assert not lane.enter(True) and lane.enter(False) and lane.enter(False)  # live past the reserve too
@@ -96,6 +96,22 @@ def test_batches_deferred_while_the_lane_is_closed_come_back_at_different_times(
     assert waits == {1, 2, 3, 4}  # after the lane opens, spread over the next seconds
     now[0] += 0.6
     assert lane.retry_after() == 1
+
+
+def test_beside_live_batches_fewer_backfill_batches_are_in_flight():
+    now = [100.0]
+    lane = BackfillLane(capacity=10, reserve=2, max_backfill=2, max_backfill_beside_live=1, hold_seconds=1.0,
+                        clock=lambda: now[0])
+    assert lane.enter(True) and lane.enter(True) and not lane.enter(True)  # no live batch yet: two
+    lane.leave(True)
+    lane.leave(True)
+    assert lane.enter(False)
+    assert lane.enter(True) and not lane.enter(True)  # a live batch in flight: one
+    lane.leave(False, 0.001)
+    now[0] += 0.9
+    assert not lane.enter(True)  # a live batch came in within the last second
+    now[0] += 0.1
+    assert lane.enter(True)  # a second without one: two again
 
 
 def test_a_plant_is_catching_up_from_its_backfill_batch_until_a_live_one_or_a_quiet_minute():
@@ -223,3 +239,13 @@ async def test_checking_a_large_batch_lets_other_requests_in_between(settings):
     assert order == ["live", "batch checked"]
     assert len(candidates) == 200 and [r for r in results if r] == []
     assert [c.index for c in candidates] == list(range(200))
+
+
+def test_no_backfill_at_all_beside_live_passes_is_refused_as_a_setting():
+    """Backfill that waits until live passes stop could wait for ever: a plant's gates post all day."""
+    from pydantic import ValidationError
+
+    from service.config import Settings
+
+    with pytest.raises(ValidationError, match="at least 1"):
+        Settings(database_url="postgresql://x/y", backfill_max_in_flight_beside_live=0)
