@@ -6,6 +6,7 @@ session (SessionDep): a slow or stalled upload never holds a database connection
 """
 
 import asyncio
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import orjson
@@ -25,12 +26,12 @@ def media_type(request: Request) -> tuple[str, dict[str, str]]:
     return media.strip().lower(), params
 
 
-async def read_body(request: Request, max_bytes: int) -> bytes:
+async def _chunks(request: Request, max_bytes: int) -> AsyncIterator[bytes]:
+    """The body's chunks, within the size limit and the deadline for the whole body."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:
         raise PayloadTooLarge(f"the body is larger than {max_bytes} bytes")
     timeout = request.app.state.settings.body_timeout_seconds
-    chunks: list[bytes] = []
     size = 0
     try:
         async with asyncio.timeout(timeout):
@@ -38,13 +39,24 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
                 size += len(chunk)
                 if size > max_bytes:
                     raise PayloadTooLarge(f"the body is larger than {max_bytes} bytes")
-                chunks.append(chunk)
+                yield chunk
     except TimeoutError:
         raise RequestTimeout(f"the body did not arrive within {timeout:g} s; nothing was stored",
                              headers={"Connection": "close"}) from None
     except ClientDisconnect:
         raise ClientClosedRequest("the client closed the connection before its body arrived") from None
-    return b"".join(chunks)
+
+
+async def read_body(request: Request, max_bytes: int) -> bytes:
+    return b"".join([chunk async for chunk in _chunks(request, max_bytes)])
+
+
+async def discard_body(request: Request) -> None:
+    """Let the body arrive, unparsed, before a refusal is answered: a connection closed while the client is
+    still sending can lose the answer to a reset, and a slow link would be closed mid-body by the keep-alive
+    timeout that starts with the answer."""
+    async for _ in _chunks(request, request.app.state.settings.max_body_bytes):
+        pass
 
 
 async def read_json(request: Request) -> Any:

@@ -84,9 +84,8 @@ class BackfillLane:
     the live posts need.
 
     A plant whose last batch here was backfill is catching up (for `catching_up_seconds` after that batch):
-    its next large batch can be refused from its headers alone, before its body is read and parsed, which
-    is most of what a refusal costs the worker. A small one (a gate's pass or few) is always read: it may
-    be live."""
+    its next large batch can be refused from its headers alone, before its body is parsed, which is most of
+    what a refusal costs the worker. A small one (a gate's pass or few) is always parsed: it may be live."""
 
     capacity: int
     reserve: int
@@ -140,8 +139,8 @@ class BackfillLane:
         else:
             self._catching_up.pop(enterprise, None)
 
-    def defers_unread(self, enterprise: int) -> bool:
-        """Whether a large batch of this plant is refused before it is read: the plant is catching up, and
+    def defers_unparsed(self, enterprise: int) -> bool:
+        """Whether a large batch of this plant is refused before it is parsed: the plant is catching up, and
         a backfill batch would be refused now."""
         until = self._catching_up.get(enterprise)
         if until is None:

@@ -12,7 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from service import metrics
 from service.auth.dependencies import GatewayDep
 from service.auth.service import Gateway
-from service.body import JsonBody
+from service.body import JsonBody, discard_body
 from service.contract import HEARTBEAT_SCHEMA
 from service.db import SessionDep
 from service.enterprises import service as enterprises
@@ -49,12 +49,13 @@ def _defer(kind: RecordKind, lane: BackfillLane) -> TooManyRequests:
 
 
 def _defer_catching_up(kind: RecordKind) -> Any:
-    """A dependency run after the credential and before the body: a large batch from a plant catching up is
-    refused unread while the lane would refuse backfill (limits.py)."""
+    """A dependency run after the credential and before the body is parsed: a large batch from a plant catching
+    up is refused unparsed while the lane would refuse backfill (limits.py)."""
     async def check(request: Request, gateway: GatewayDep) -> None:
         declared = request.headers.get("content-length", "")
         lane = request.app.state.backfill_lane
-        if declared.isdigit() and int(declared) > SMALL_BODY_BYTES and lane.defers_unread(gateway.enterprise_id):
+        if declared.isdigit() and int(declared) > SMALL_BODY_BYTES and lane.defers_unparsed(gateway.enterprise_id):
+            await discard_body(request)
             raise _defer(kind, lane)
     return Depends(check)
 

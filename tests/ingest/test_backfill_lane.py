@@ -118,19 +118,19 @@ def test_a_plant_is_catching_up_from_its_backfill_batch_until_a_live_one_or_a_qu
     now = [100.0]
     lane = BackfillLane(capacity=10, reserve=2, max_backfill=1, catching_up_seconds=60, clock=lambda: now[0])
     assert lane.enter(True)  # the lane is full now
-    assert not lane.defers_unread(7)  # nothing known of plant 7: its batch is read
+    assert not lane.defers_unparsed(7)  # nothing known of plant 7: its batch is parsed
     lane.note(7, backfill=True)
-    assert lane.defers_unread(7) and not lane.defers_unread(8)
+    assert lane.defers_unparsed(7) and not lane.defers_unparsed(8)
     lane.leave(True)
-    assert not lane.defers_unread(7)  # the lane has room: the batch is read, and taken if it is backfill
+    assert not lane.defers_unparsed(7)  # the lane has room: the batch is parsed, and taken if it is backfill
     assert lane.enter(True)
     lane.note(7, backfill=False)  # a live batch: caught up
-    assert not lane.defers_unread(7)
+    assert not lane.defers_unparsed(7)
     lane.note(7, backfill=True)
     now[0] += 59.9
-    assert lane.defers_unread(7)
+    assert lane.defers_unparsed(7)
     now[0] += 0.1
-    assert not lane.defers_unread(7)  # a minute without a backfill batch from it here
+    assert not lane.defers_unparsed(7)  # a minute without a backfill batch from it here
 
 
 @pytest.fixture
@@ -188,27 +188,51 @@ async def test_when_busy_a_backfill_batch_is_429_and_a_live_one_is_stored(client
     assert ledger.status_code == 200
 
 
-async def test_when_busy_a_plant_catching_up_has_its_large_batches_refused_unread(client, plant, other_plant,
+async def test_when_busy_a_plant_catching_up_has_its_large_batches_refused_unparsed(client, plant, other_plant,
                                                                                    busy):
-    """Reading and parsing a 500-record batch is most of what refusing it costs: a plant whose last batch was
-    backfill has its next large one refused from the headers. Here a body that is not JSON shows whether the
-    body was read (400) or not (429)."""
+    """Parsing a 500-record batch is most of what refusing it costs: a plant whose last batch was backfill has
+    its next large one refused from the headers. Here a body that is not JSON shows whether the body was
+    parsed (400) or not (429)."""
     headers = {"Content-Type": "application/json"}
-    unreadable = b"[" * (20 * 1024)
+    not_json = b"[" * (20 * 1024)
 
     async def post(who, content: bytes) -> tuple[int, str]:
         answer = await client.post("/api/v1/movements", content=content, headers={**who.auth, **headers})
         return answer.status_code, answer.json()["error"] if answer.status_code != 200 else ""
 
-    assert await post(plant, unreadable) == (400, "invalid_json")  # not catching up: read, and refused as bad JSON
+    assert await post(plant, not_json) == (400, "invalid_json")  # not catching up: parsed, and refused as bad JSON
     old = orjson.dumps(batch(plant, movement(passTime=beijing(datetime.now(UTC) - timedelta(days=2)),
                                              reupload=True)))
-    assert await post(plant, old) == (429, "backfill_deferred")  # read, found backfill: catching up now
-    assert await post(plant, unreadable) == (429, "backfill_deferred")  # refused unread
-    assert await post(other_plant, unreadable) == (400, "invalid_json")  # another plant's is read
-    assert await post(plant, b" " * 100 + unreadable[:100]) == (400, "invalid_json")  # a small body is read
+    assert await post(plant, old) == (429, "backfill_deferred")  # parsed, found backfill: catching up now
+    assert await post(plant, not_json) == (429, "backfill_deferred")  # refused unparsed
+    assert await post(other_plant, not_json) == (400, "invalid_json")  # another plant's is parsed
+    assert await post(plant, b" " * 100 + not_json[:100]) == (400, "invalid_json")  # a small body is parsed
     assert await post(plant, orjson.dumps(batch(plant, movement()))) == (200, "")  # live: caught up
-    assert await post(plant, unreadable) == (400, "invalid_json")
+    assert await post(plant, not_json) == (400, "invalid_json")
+
+
+async def test_a_batch_refused_unparsed_is_answered_once_its_body_has_arrived(client, plant, busy):
+    """Answering while the client still sends can lose the answer to a connection reset."""
+    import asyncio
+
+    from service.ingest.router import SMALL_BODY_BYTES
+    from tests.test_slow_clients import stalled_body
+
+    old = batch(plant, *[movement(passTime=beijing(datetime.now(UTC) - timedelta(days=2)), reupload=True)
+                         for _ in range(40)])
+    body = orjson.dumps(old)
+    assert len(body) > SMALL_BODY_BYTES
+    headers = {**plant.auth, "Content-Type": "application/json", "Content-Length": str(len(body))}
+    first = await client.post("/api/v1/movements", content=body, headers=headers)
+    assert first.json()["error"] == "backfill_deferred"  # parsed: the plant is catching up now
+    release = asyncio.Event()
+    second = asyncio.create_task(client.post("/api/v1/movements", content=stalled_body(body, release),
+                                             headers=headers))
+    await asyncio.sleep(0.3)
+    assert not second.done()  # half the body has come: no answer yet
+    release.set()
+    answer = await second
+    assert answer.status_code == 429 and answer.json()["error"] == "backfill_deferred"
 
 
 async def test_a_backfill_batch_goes_ahead_when_the_worker_has_room(client, plant):
