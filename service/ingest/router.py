@@ -37,7 +37,7 @@ def _json(content: Any, status_code: int = 200) -> Response:
     return Response(orjson.dumps(content), status_code=status_code, media_type="application/json")
 
 
-# A body this small is read whatever the plant's state: a pass or a few, which may be live. A 500-record
+# A body this small is parsed whatever the plant's state: a pass or a few, which may be live. A 500-record
 # batch is about 500 KB.
 SMALL_BODY_BYTES = 16 * 1024
 
