@@ -273,3 +273,15 @@ def test_no_backfill_at_all_beside_live_passes_is_refused_as_a_setting():
 
     with pytest.raises(ValidationError, match="at least 1"):
         Settings(database_url="postgresql://x/y", backfill_max_in_flight_beside_live=0)
+
+
+def test_the_lane_takes_its_limits_from_the_settings(settings):
+    from service.app import create_app
+
+    lane = create_app(settings.model_copy(update={"backfill_max_in_flight": 4,
+                                                  "backfill_max_in_flight_beside_live": 3})).state.backfill_lane
+    assert (lane.max_backfill, lane.max_backfill_beside_live) == (4, 3)
+    off = create_app(settings.model_copy(update={"backfill_max_in_flight": 0})).state.backfill_lane
+    assert off.enter(False)  # beside a live batch
+    taken = sum(off.enter(True) for _ in range(50))
+    assert taken == off.capacity - off.reserve - 1 > 1  # the lane off: only the connections' reserve holds
