@@ -116,11 +116,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     photo_store(settings)  # a bad HJ1321_PHOTO_STORE stops the start, not the first upload
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
     app.state.in_flight = InFlightLimiter(settings.max_requests_in_flight_per_enterprise)
+    lane_on, unlimited = settings.backfill_max_in_flight > 0, 10**9
     app.state.backfill_lane = BackfillLane(
         capacity=settings.db_pool_size, reserve=settings.backfill_reserve_connections,
-        max_backfill=settings.backfill_max_in_flight if settings.backfill_max_in_flight > 0 else 10**9,
-        max_backfill_beside_live=(settings.backfill_max_in_flight_beside_live if settings.backfill_max_in_flight > 0
-                                  else 10**9),
+        max_backfill=settings.backfill_max_in_flight if lane_on else unlimited,
+        max_backfill_beside_live=settings.backfill_max_in_flight_beside_live if lane_on else unlimited,
         live_seconds=settings.backfill_live_latency_ms / 1000, retry_spread=settings.backfill_retry_spread_seconds)
     app.state.gateway_cache = CredentialCache[Gateway](settings.credential_cache_seconds)
     app.state.staff_cache = CredentialCache[Staff](settings.credential_cache_seconds)

@@ -93,13 +93,6 @@ class Settings(BaseSettings):
             raise ValueError("must be 0 (off) or positive")
         return value
 
-    @field_validator("backfill_max_in_flight_beside_live")
-    @classmethod
-    def _one_at_least(cls, value: int) -> int:
-        if value < 1:
-            raise ValueError("must be at least 1: backfill waiting for live passes to stop could wait for ever")
-        return value
-
     @field_validator("audit_retention_days")
     @classmethod
     def _six_months_at_least(cls, value: int) -> int:
@@ -107,8 +100,9 @@ class Settings(BaseSettings):
             raise ValueError("audit entries must be kept at least 180 days")
         return value
 
+    # backfill_max_in_flight_beside_live: backfill waiting for the live passes to stop could wait for ever.
     @field_validator("timeliness_window_seconds", "future_tolerance_seconds", "retention_months",
-                     "ledger_retention_years")
+                     "ledger_retention_years", "backfill_max_in_flight_beside_live")
     @classmethod
     def _positive(cls, value: int) -> int:
         if value <= 0:

@@ -271,7 +271,7 @@ def test_no_backfill_at_all_beside_live_passes_is_refused_as_a_setting():
 
     from service.config import Settings
 
-    with pytest.raises(ValidationError, match="at least 1"):
+    with pytest.raises(ValidationError, match="must be positive"):
         Settings(database_url="postgresql://x/y", backfill_max_in_flight_beside_live=0)
 
 
