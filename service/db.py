@@ -1,11 +1,14 @@
+import functools
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import Result, TextClause, event
+from sqlalchemy import Connection, Dialect, TextClause, event
+from sqlalchemy.exc import DBAPIError, MultipleResultsFound, NoResultFound
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session, SessionTransaction
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -84,6 +87,73 @@ async def own_transaction(request: Request) -> AsyncIterator[AsyncSession]:
         await session.commit()
 
 
-async def run_sql(session: AsyncSession, statement: TextClause, params: Mapping[str, Any]) -> Result[*tuple[Any, ...]]:
-    """Run a text() statement in the session's transaction (SQLModel's exec() is typed for ORM statements)."""
-    return await session.exec(statement, params=params)  # type: ignore[call-overload,no-any-return]
+class Rows:
+    """What a statement returned: its rows, each indexed and unpacked like a tuple, and its columns' names."""
+
+    __slots__ = ("_names", "_rows")
+
+    def __init__(self, rows: list[Any], names: list[str] | None = None) -> None:
+        self._rows = rows
+        self._names = names
+
+    def all(self) -> list[Any]:
+        return self._rows
+
+    def first(self) -> Any:
+        return self._rows[0] if self._rows else None
+
+    def one(self) -> Any:
+        if len(self._rows) != 1:
+            raise NoResultFound("no row") if not self._rows else MultipleResultsFound(f"{len(self._rows)} rows")
+        return self._rows[0]
+
+    def scalar_one(self) -> Any:
+        return self.one()[0]
+
+    def scalars(self) -> list[Any]:
+        return [row[0] for row in self._rows]
+
+    def mappings(self) -> list[dict[str, Any]]:
+        names = self._names if self._names is not None else list(self._rows[0].keys()) if self._rows else []
+        return [dict(zip(names, row, strict=True)) for row in self._rows]
+
+
+_DRIVER = "driver_connection"
+
+
+@event.listens_for(Session, "after_begin")
+def _note_driver(session: Session, transaction: Any, connection: Connection) -> None:
+    session.info[_DRIVER] = connection.connection.driver_connection
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_driver(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_DRIVER, None)
+
+
+@functools.lru_cache(maxsize=1024)
+def _positional(statement: TextClause, dialect: Dialect) -> tuple[str, tuple[str, ...]]:
+    """A text() statement as the driver takes it: $n placeholders, and the parameter name of each n."""
+    compiled = statement.compile(dialect=dialect)
+    return str(compiled), tuple(compiled.positiontup or ())
+
+
+async def run_sql(session: AsyncSession, statement: TextClause, params: Mapping[str, Any]) -> Rows:
+    """Run a text() statement in the session's transaction.
+
+    Once the transaction has begun, straight on asyncpg: SQLAlchemy's layers cost about 0.1 ms of CPU a
+    statement over the driver's own prepared statement, a third of a single pass's ingest. The driver
+    caches the statement prepared, as SQLAlchemy would. Its first statement goes through SQLAlchemy, which
+    issues the BEGIN and so owns the transaction's COMMIT and ROLLBACK: a BEGIN issued here would be
+    unknown to it, and its commit would commit nothing."""
+    driver = session.info.get(_DRIVER)
+    if driver is None or not driver.is_in_transaction():
+        result = await session.exec(statement, params=params)  # type: ignore[call-overload]
+        return Rows(list(result.all()), list(result.keys())) if result.returns_rows else Rows([])
+    sql, names = _positional(statement, session.sync_session.get_bind().dialect)
+    try:
+        return Rows(await driver.fetch(sql, *(params[name] for name in names)))
+    except Exception as exc:
+        # Raised as SQLAlchemy raises the driver's errors, so one handler serves both paths.
+        raise DBAPIError.instance(sql, None, exc, Exception, hide_parameters=True) from exc

@@ -39,7 +39,7 @@ async def stored_versions(session: AsyncSession, kind: RecordKind, *, table: str
     """)
     after: dict[str, Any] = {"enterprise_id": 0, "key": "", "version": 0}
     while True:
-        rows = (await run_sql(session, statement, {**after, "start": start, "end": end})).mappings().all()
+        rows = (await run_sql(session, statement, {**after, "start": start, "end": end})).mappings()
         if not rows:
             return
         yield rows

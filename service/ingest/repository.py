@@ -160,7 +160,7 @@ async def insert_new(session: AsyncSession, kind: RecordKind, *, enterprise_id: 
     """Insert rows whose key is not stored yet, as version 1; returns the keys inserted."""
     params = {"enterprise_id": enterprise_id, "now": now, "rows": _rows_json(rows)}
     result = await run_sql(session, _statements(kind).insert, params)
-    return set(result.scalars().all())
+    return set(result.scalars())
 
 
 async def lock_current(session: AsyncSession, kind: RecordKind, *, enterprise_id: int,

@@ -121,7 +121,7 @@ async def store(session: AsyncSession, *, enterprise_id: int,
         "content_type": [p[1] for p in photos],
         "size": [p[2] for p in photos],
     })
-    return set(result.scalars().all())
+    return set(result.scalars())
 
 
 async def resolve_waiting_records(session: AsyncSession, sha256s: Iterable[str]) -> set[tuple[int, date]]:
@@ -178,17 +178,17 @@ async def name_and_find_missing(session: AsyncSession, *, enterprise_id: int, sh
         # Gone meanwhile, or named later by another batch: a statement started after the lock waits tells.
         again = [sha256 for sha256 in to_name if sha256 not in done]
         if again:
-            held |= set((await run_sql(session, _HELD, {"sha256": again})).scalars().all())
+            held |= set((await run_sql(session, _HELD, {"sha256": again})).scalars())
     absent = sorted(wanted - held)
     if not absent:
         return answer
     # Placeholders this transaction created are missing for sure: an arrival waits for our commit.
     answer.missing = set((await run_sql(session, _PLACEHOLD, {"enterprise_id": enterprise_id, "sha256": absent,
                                                                "month": [months.get(h) for h in absent]}))
-                         .scalars().all())
+                         .scalars())
     existing = [sha256 for sha256 in absent if sha256 not in answer.missing]
     if existing:
-        answer.missing |= set((await run_sql(session, _STILL_MISSING, {"sha256": existing})).scalars().all())
+        answer.missing |= set((await run_sql(session, _STILL_MISSING, {"sha256": existing})).scalars())
     return answer
 
 
