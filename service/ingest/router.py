@@ -48,16 +48,16 @@ def _defer(kind: RecordKind, lane: BackfillLane) -> TooManyRequests:
                            "Retry-After", code="backfill_deferred", headers={"Retry-After": str(lane.retry_after())})
 
 
-def _defer_catching_up(kind: RecordKind) -> Any:
-    """A dependency run after the credential and before the body is parsed: a large batch from a plant catching
-    up is refused unparsed while the lane would refuse backfill (limits.py)."""
-    async def check(request: Request, gateway: GatewayDep) -> None:
+def _batch_guards(kind: RecordKind) -> list[Any]:
+    """Run after the credential and before the body is parsed: for a kind that can be 补传, a large batch from a
+    plant catching up is refused unparsed while the lane would refuse backfill (limits.py)."""
+    async def defer_catching_up(request: Request, gateway: GatewayDep) -> None:
         declared = request.headers.get("content-length", "")
         lane = request.app.state.backfill_lane
         if declared.isdigit() and int(declared) > SMALL_BODY_BYTES and lane.defers_unparsed(gateway.enterprise_id):
             await discard_body(request)
             raise _defer(kind, lane)
-    return Depends(check)
+    return [Depends(defer_catching_up)] if kind.reports_late else []
 
 
 async def _post_batch(kind: RecordKind, request: Request, gateway: Gateway, body: Any,
@@ -68,7 +68,7 @@ async def _post_batch(kind: RecordKind, request: Request, gateway: Gateway, body
     backfill = is_backfill(kind, records, now=now,
                            timeliness_window=timedelta(seconds=settings.timeliness_window_seconds))
     lane = request.app.state.backfill_lane
-    if kind.reports_late:
+    if kind.reports_late:  # a ledger batch tells nothing of whether its plant is catching up
         lane.note(gateway.enterprise_id, backfill)
     entered = time.perf_counter()
     if not lane.enter(backfill):
@@ -83,7 +83,7 @@ async def _post_batch(kind: RecordKind, request: Request, gateway: Gateway, body
 
 
 @router.post("/movements", openapi_extra=batch_body("movements"), responses=batch_responses,
-             dependencies=[_defer_catching_up(MOVEMENTS)], summary="上传进出厂运输车辆记录 Upload vehicle movements")
+             dependencies=_batch_guards(MOVEMENTS), summary="上传进出厂运输车辆记录 Upload vehicle movements")
 async def post_movements(request: Request, gateway: GatewayDep, body: JsonBody,
                          session: SessionDep) -> Response:
     """Upload 进出厂运输车辆记录 (vehicle movements): 1-500 per batch, a verdict for each."""
@@ -91,6 +91,7 @@ async def post_movements(request: Request, gateway: GatewayDep, body: JsonBody,
 
 
 @router.post("/inplant-vehicles", openapi_extra=batch_body("inplant-vehicles"), responses=batch_responses,
+             dependencies=_batch_guards(INPLANT_VEHICLES),
              summary="上传厂内运输车辆台账 Upload in-plant vehicle ledger entries")
 async def post_inplant_vehicles(request: Request, gateway: GatewayDep, body: JsonBody,
                                 session: SessionDep) -> Response:
@@ -99,6 +100,7 @@ async def post_inplant_vehicles(request: Request, gateway: GatewayDep, body: Jso
 
 
 @router.post("/nonroad-machinery", openapi_extra=batch_body("nonroad-machinery"), responses=batch_responses,
+             dependencies=_batch_guards(NONROAD_MACHINERY),
              summary="上传非道路移动机械台账 Upload non-road machinery ledger entries")
 async def post_nonroad_machinery(request: Request, gateway: GatewayDep, body: JsonBody,
                                  session: SessionDep) -> Response:
@@ -107,7 +109,8 @@ async def post_nonroad_machinery(request: Request, gateway: GatewayDep, body: Js
 
 
 @router.post("/clean-transport-volumes", openapi_extra=batch_body("clean-transport-volumes"),
-             responses=batch_responses, summary="上传清洁方式运输量 Upload clean-mode transport volumes")
+             responses=batch_responses, dependencies=_batch_guards(CLEAN_TRANSPORT_VOLUMES),
+             summary="上传清洁方式运输量 Upload clean-mode transport volumes")
 async def post_clean_transport_volumes(request: Request, gateway: GatewayDep, body: JsonBody,
                                        session: SessionDep) -> Response:
     """Upload 清洁方式运输量 (rail, water, pipeline and belt tonnes), keyed by recordId."""

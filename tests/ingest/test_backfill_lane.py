@@ -196,8 +196,8 @@ async def test_when_busy_a_plant_catching_up_has_its_large_batches_refused_unpar
     headers = {"Content-Type": "application/json"}
     not_json = b"[" * (20 * 1024)
 
-    async def post(who, content: bytes) -> tuple[int, str]:
-        answer = await client.post("/api/v1/movements", content=content, headers={**who.auth, **headers})
+    async def post(who, content: bytes, path: str = "/api/v1/movements") -> tuple[int, str]:
+        answer = await client.post(path, content=content, headers={**who.auth, **headers})
         return answer.status_code, answer.json()["error"] if answer.status_code != 200 else ""
 
     assert await post(plant, not_json) == (400, "invalid_json")  # not catching up: parsed, and refused as bad JSON
@@ -206,6 +206,11 @@ async def test_when_busy_a_plant_catching_up_has_its_large_batches_refused_unpar
     assert await post(plant, old) == (429, "backfill_deferred")  # parsed, found backfill: catching up now
     assert await post(plant, not_json) == (429, "backfill_deferred")  # refused unparsed
     assert await post(other_plant, not_json) == (400, "invalid_json")  # another plant's is parsed
+    # A ledger is never 补传: the plant's ledger batch is parsed, and does not end its catching up.
+    assert await post(plant, not_json, "/api/v1/inplant-vehicles") == (400, "invalid_json")
+    ledger = orjson.dumps(batch(plant, inplant_vehicle()))
+    assert await post(plant, ledger, "/api/v1/inplant-vehicles") == (200, "")
+    assert await post(plant, not_json) == (429, "backfill_deferred")
     assert await post(plant, b" " * 100 + not_json[:100]) == (400, "invalid_json")  # a small body is parsed
     assert await post(plant, orjson.dumps(batch(plant, movement()))) == (200, "")  # live: caught up
     assert await post(plant, not_json) == (400, "invalid_json")
