@@ -121,7 +121,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         capacity=settings.db_pool_size, reserve=settings.backfill_reserve_connections,
         max_backfill=settings.backfill_max_in_flight if lane_on else unlimited,
         max_backfill_beside_live=settings.backfill_max_in_flight_beside_live if lane_on else unlimited,
-        live_seconds=settings.backfill_live_latency_ms / 1000, retry_spread=settings.backfill_retry_spread_seconds)
+        live_seconds=settings.backfill_live_latency_ms / 1000, retry_spread=settings.backfill_retry_spread_seconds,
+        give_way_seconds=BackfillLane.give_way_seconds if lane_on else 0)
     app.state.gateway_cache = CredentialCache[Gateway](settings.credential_cache_seconds)
     app.state.staff_cache = CredentialCache[Staff](settings.credential_cache_seconds)
     install_error_handlers(app, retry_after_seconds=settings.retry_after_seconds)

@@ -5,11 +5,12 @@ not crowd out the others. The limits are per process, so with N workers an enter
 times them; they guard against floods, they do not account for quotas.
 """
 
+import asyncio
 import math
 import random
 import time
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 
@@ -55,6 +56,14 @@ class InFlightLimiter:
             del self._in_flight[key]
 
 
+# What a batch awaits between the steps of its work.
+Pause = Callable[[], Awaitable[None]]
+
+
+async def let_others_in() -> None:
+    await asyncio.sleep(0)
+
+
 # The largest live batch whose time tells whether the worker is saturated.
 PROBE_RECORDS = 10
 
@@ -85,7 +94,13 @@ class BackfillLane:
 
     A plant whose last batch here was backfill is catching up (for `catching_up_seconds` after that batch):
     its next large batch can be refused from its headers alone, before its body is parsed, which is most of
-    what a refusal costs the worker. A small one (a gate's pass or few) is always parsed: it may be live."""
+    what a refusal costs the worker. A small one (a gate's pass or few) is always parsed: it may be live.
+
+    A backfill batch admitted gives way between the slices of its work: while a live batch is in flight on
+    this worker, it waits for it (up to `give_way_seconds` each time) before taking the event loop again.
+    Letting others in (asyncio.sleep(0)) is not enough: each step of the live batch would still queue behind
+    one slice of every backfill batch, and on a saturated machine a slice of tens of records takes as many
+    milliseconds."""
 
     capacity: int
     reserve: int
@@ -105,6 +120,19 @@ class BackfillLane:
     _slow: int = 0
     _catching_up: dict[int, float] = field(default_factory=dict)  # enterprise -> until when
     _last_live: float = -math.inf  # when the latest live batch came in
+    give_way_seconds: float = 0.02  # 0: backfill only lets others in
+    _no_live: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def pause_for(self, backfill: bool) -> Pause:
+        return self._give_way if backfill and self.give_way_seconds else let_others_in
+
+    async def _give_way(self) -> None:
+        if not self._live:
+            return await let_others_in()
+        try:
+            await asyncio.wait_for(self._no_live.wait(), self.give_way_seconds)
+        except TimeoutError:
+            pass  # bounded: a steady stream of live batches must not stop backfill altogether
 
     def enter(self, backfill: bool) -> bool:
         if backfill:
@@ -113,6 +141,7 @@ class BackfillLane:
             self._backfill += 1
         else:
             self._live += 1
+            self._no_live.clear()
             self._last_live = self.clock()
         return True
 
@@ -122,6 +151,8 @@ class BackfillLane:
             self._backfill -= 1
             return
         self._live -= 1
+        if not self._live:
+            self._no_live.set()
         if self.live_seconds and records <= PROBE_RECORDS:
             self._probe(seconds > self.live_seconds)
 

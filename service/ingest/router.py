@@ -75,7 +75,8 @@ async def _post_batch(kind: RecordKind, request: Request, gateway: Gateway, body
         raise _defer(kind, lane)
     try:
         outcome = await ingest_batch(session, kind=kind, enterprise_id=gateway.enterprise_id, records=records,
-                                     settings=settings, now=now, region_code=gateway.region_code)
+                                     settings=settings, now=now, region_code=gateway.region_code,
+                                     pause=lane.pause_for(backfill))
     finally:
         lane.leave(backfill, time.perf_counter() - entered, len(records))
     request.state.batch_outcome = outcome

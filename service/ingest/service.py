@@ -5,7 +5,6 @@ what is stored under its key: new (accepted), same content (duplicate) or new co
 the earlier version kept). Several versions of one key inside a batch are applied in order.
 """
 
-import asyncio
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -27,6 +26,7 @@ from service.ingest.kinds import MOVEMENTS, RecordKind
 from service.ingest.payloads import ENTERPRISE_CODE_RE, M, issue, parse_time, validate_record
 from service.ingest.repository import CurrentRow
 from service.ingest.rules import RuleContext
+from service.limits import Pause, let_others_in
 from service.photos import repository as photos_repository
 from service.photos.service import PhotoBundle, store_and_find_missing
 from service.photos.store import photo_store
@@ -146,12 +146,13 @@ CHECK_SLICE = 50
 
 
 async def check_batch(kind: RecordKind, records: list[Any], ctx: RuleContext, photos: PhotoBundle,
-                      settings: Settings) -> tuple[list[Candidate], list[dict[str, Any]]]:
+                      settings: Settings, pause: Pause = let_others_in
+                      ) -> tuple[list[Candidate], list[dict[str, Any]]]:
     candidates: list[Candidate] = []
     results: list[dict[str, Any]] = []
     for start in range(0, len(records), CHECK_SLICE):
         if start:
-            await asyncio.sleep(0)
+            await pause()
         checked, answered = check_records(kind, records[start:start + CHECK_SLICE], ctx, photos, settings, start)
         candidates += checked
         results += answered
@@ -159,10 +160,14 @@ async def check_batch(kind: RecordKind, records: list[Any], ctx: RuleContext, ph
 
 
 async def ingest_batch(session: AsyncSession, *, kind: RecordKind, enterprise_id: int,
-                       records: list[Any], settings: Settings, now: datetime, region_code: str = "") -> BatchOutcome:
+                       records: list[Any], settings: Settings, now: datetime, region_code: str = "",
+                       pause: Pause = let_others_in) -> BatchOutcome:
+    """`pause`: awaited between the steps of the batch's work (the lane's, for a 补传 batch). The pauses within
+    the transaction hold only what the batch locked (its own plant's rows, the photos it names) longer."""
     ctx = rule_context(settings, now)
     photos = PhotoBundle()
-    candidates, results = await check_batch(kind, records, ctx, photos, settings)
+    candidates, results = await check_batch(kind, records, ctx, photos, settings, pause)
+    await pause()
     months = [partitions.beijing_month(c.row["pass_time"]) for c in candidates] if kind.partitioned else []
     if months:
         # Before this transaction takes any lock, so making a month cannot wait on it.
@@ -175,6 +180,7 @@ async def ingest_batch(session: AsyncSession, *, kind: RecordKind, enterprise_id
                                    else [partitions.beijing_month(now)] * len(candidates)))
     for candidate in candidates:
         candidate.row["missing_photos"] = sorted({sha for _, sha in candidate.photo_refs if sha in missing})
+    await pause()
     try:
         await _store(session, kind, enterprise_id, candidates, ctx, now)
     except DBAPIError as exc:
@@ -186,12 +192,14 @@ async def ingest_batch(session: AsyncSession, *, kind: RecordKind, enterprise_id
                                  code="database_busy", headers={"Retry-After": "1"}) from exc
     outcome = BatchOutcome(kind=kind.name, results=results, new_photo_bytes=new_photo_bytes)
     listed: dict[int, dict[str, str]] = {}
+    await pause()
     if kind is MOVEMENTS:
         listed, outcome.violations = await _emergency_checks(session, enterprise_id, candidates, region_code)
     if kind.day_column:
         # Last: a day's marker stays locked until this transaction commits, and the plant's next batch of that
         # day waits for it. A gate posting several passes a second must not wait on more than the commit.
         await stats.mark_dirty(session, _changed_days(kind.day_column, enterprise_id, candidates), now)
+    await pause()
     for candidate in candidates:
         results[candidate.index] = _result(kind, candidate, missing)
         if candidate.index in listed and candidate.status != DUPLICATE:

@@ -270,6 +270,53 @@ async def test_checking_a_large_batch_lets_other_requests_in_between(settings):
     assert [c.index for c in candidates] == list(range(200))
 
 
+async def test_backfill_waits_between_slices_while_a_live_batch_is_in_flight():
+    import asyncio
+
+    lane = BackfillLane(capacity=10, reserve=2, max_backfill=2, give_way_seconds=60)
+    await asyncio.wait_for(lane.pause_for(True)(), 1)  # nothing live in flight: it only lets others in
+    assert lane.enter(False)
+    paused = asyncio.create_task(lane.pause_for(True)())
+    await asyncio.wait_for(lane.pause_for(False)(), 1)  # a live batch never waits
+    await asyncio.sleep(0.05)
+    assert not paused.done()
+    lane.leave(False)
+    await asyncio.wait_for(paused, 1)
+
+
+async def test_backfill_gives_way_for_a_bounded_time_and_not_at_all_with_the_lane_off():
+    import asyncio
+
+    lane = BackfillLane(capacity=10, reserve=2, max_backfill=2, give_way_seconds=0.05)
+    assert lane.enter(False)  # and never leaves: a steady stream of live batches
+    await asyncio.wait_for(lane.pause_for(True)(), 5)
+    off = BackfillLane(capacity=10, reserve=2, max_backfill=2, give_way_seconds=0)
+    assert off.enter(False)
+    await asyncio.wait_for(off.pause_for(True)(), 0.01)
+
+
+async def test_a_backfill_post_is_held_while_a_live_batch_is_in_flight(app, client, engine, plant):
+    import asyncio
+
+    original = app.state.backfill_lane
+    lane = app.state.backfill_lane = BackfillLane(capacity=original.capacity, reserve=original.reserve,
+                                                   max_backfill=original.max_backfill, give_way_seconds=60)
+    try:
+        old = beijing(datetime.now(UTC) - timedelta(days=2))
+        records = [movement(passTime=old, reupload=True) for _ in range(120)]
+        assert lane.enter(False)  # a live batch in flight on this worker
+        posting = asyncio.create_task(client.post("/api/v1/movements", json=batch(plant, *records),
+                                                  headers=plant.auth))
+        await asyncio.sleep(0.5)
+        assert not posting.done()
+        lane.leave(False)
+        answer = await asyncio.wait_for(posting, 30)
+    finally:
+        app.state.backfill_lane = original
+    assert answer.status_code == 200 and answer.json()["accepted"] == 120
+    assert await scalar(engine, "SELECT count(*) FROM movement WHERE enterprise_id = :e", e=plant.id) == 120
+
+
 def test_no_backfill_at_all_beside_live_passes_is_refused_as_a_setting():
     """Backfill that waits until live passes stop could wait for ever: a plant's gates post all day."""
     from pydantic import ValidationError
@@ -286,7 +333,9 @@ def test_the_lane_takes_its_limits_from_the_settings(settings):
     lane = create_app(settings.model_copy(update={"backfill_max_in_flight": 4,
                                                   "backfill_max_in_flight_beside_live": 3})).state.backfill_lane
     assert (lane.max_backfill, lane.max_backfill_beside_live) == (4, 3)
+    assert lane.give_way_seconds > 0
     off = create_app(settings.model_copy(update={"backfill_max_in_flight": 0})).state.backfill_lane
+    assert off.give_way_seconds == 0
     assert off.enter(False)  # beside a live batch
     taken = sum(off.enter(True) for _ in range(50))
     assert taken == off.capacity - off.reserve - 1 > 1  # the lane off: only the connections' reserve holds
