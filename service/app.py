@@ -30,7 +30,7 @@ from service.errors import ServiceUnavailable, Unauthorized, error_responses, in
 from service.evidence.router import router as evidence_router
 from service.http_guard import HttpGuardMiddleware
 from service.ingest.router import router as ingest_router
-from service.limits import BackfillLane, InFlightLimiter, RateLimiter
+from service.limits import GIVE_WAY_SECONDS, BackfillLane, InFlightLimiter, RateLimiter
 from service.maintenance import MaintenanceTask
 from service.observability import ObservabilityMiddleware, configure_logging
 from service.openapi import DESCRIPTION, TAGS, operation_id
@@ -122,7 +122,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_backfill=settings.backfill_max_in_flight if lane_on else unlimited,
         max_backfill_beside_live=settings.backfill_max_in_flight_beside_live if lane_on else unlimited,
         live_seconds=settings.backfill_live_latency_ms / 1000, retry_spread=settings.backfill_retry_spread_seconds,
-        give_way_seconds=BackfillLane.give_way_seconds if lane_on else 0)
+        give_way_seconds=GIVE_WAY_SECONDS if lane_on else 0)
     app.state.gateway_cache = CredentialCache[Gateway](settings.credential_cache_seconds)
     app.state.staff_cache = CredentialCache[Staff](settings.credential_cache_seconds)
     install_error_handlers(app, retry_after_seconds=settings.retry_after_seconds)

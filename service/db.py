@@ -122,7 +122,7 @@ _DRIVER = "driver_connection"
 
 
 @event.listens_for(Session, "after_begin")
-def _note_driver(session: Session, transaction: Any, connection: Connection) -> None:
+def _note_driver(session: Session, transaction: SessionTransaction, connection: Connection) -> None:
     session.info[_DRIVER] = connection.connection.driver_connection
 
 

@@ -64,6 +64,10 @@ async def let_others_in() -> None:
     await asyncio.sleep(0)
 
 
+# How long a backfill batch waits, at each pause, for the live batches in flight on its worker.
+GIVE_WAY_SECONDS = 0.02
+
+
 # The largest live batch whose time tells whether the worker is saturated.
 PROBE_RECORDS = 10
 
@@ -111,6 +115,7 @@ class BackfillLane:
     slow_share: float = 0.1
     retry_spread: int = 3
     catching_up_seconds: float = 60.0
+    give_way_seconds: float = GIVE_WAY_SECONDS  # 0: backfill only lets others in
     clock: Callable[[], float] = time.monotonic
     draw: Callable[[int, int], int] = random.randint
     _live: int = 0
@@ -120,7 +125,6 @@ class BackfillLane:
     _slow: int = 0
     _catching_up: dict[int, float] = field(default_factory=dict)  # enterprise -> until when
     _last_live: float = -math.inf  # when the latest live batch came in
-    give_way_seconds: float = 0.02  # 0: backfill only lets others in
     _no_live: asyncio.Event = field(default_factory=asyncio.Event)
 
     def pause_for(self, backfill: bool) -> Pause:
