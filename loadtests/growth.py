@@ -4,15 +4,20 @@
                                [--workdir DIR]
 
 1. A fresh embedded PostgreSQL (or the one of an earlier run in --workdir), migrated; `enterprises`
-   synthetic plants, and 20 more that post through the service.
+   synthetic plants, and 20 more that post through the service, in a district of their own. Each of the 20
+   is given, by SQL, the month before today at the density the last stage gives every plant.
 2. At each stage the store is filled by SQL up to the stage's size: movements spread evenly over the
-   plants and the last `months` months (each month its partitions), their keys, one in a hundred
-   corrected once (an earlier version each), and every (plant, day) counted into the day aggregates
-   by the service's own reads.
+   synthetic plants and the last `months` months (each month its partitions), their keys, one in a hundred
+   corrected (an earlier version each), and every (plant, day) counted into the day aggregates by the
+   service's own reads.
 3. Then, through `hj1321 serve` (2 workers): 500-record batches of live passes from the 20 plants by
-   4 concurrent clients (records/s); single-record posts at 100/s (p50/p99); the clean-transport and
-   completeness figures of one plant over 31 days, the daily report of every plant, and a page of a
-   plant's movements (p95 each).
+   4 concurrent clients (records/s); single-record posts at 100/s (p50/p99); and two sets of figures (p95
+   each): the clean-transport and completeness figures of one plant over 31 days, the daily report, and a
+   page of a plant's movements,
+   - of the synthetic plants (the daily report: of every plant). These read more at every stage: at the
+     first, a plant has no movements and the report adds up empty plants;
+   - of the 20 plants (the daily report: of their district). These read the same rows at every stage,
+     while the store around them grows: what the growth of the store alone costs.
 Prints one line per stage and the ratios of the last stage to the first. Each stage also prints how much
 of its measuring time some task on the machine waited for the disk or for a core (Linux pressure stall
 information, the service's own reads from disk included): on a shared machine, what the figures were
@@ -55,6 +60,8 @@ from service.migrate import upgrade_to_head
 
 PROJECT = Path(__file__).resolve().parent.parent
 POSTING_PLANTS = 20
+POSTING_DISTRICT = "130281"  # 迁安: none of the synthetic plants is there
+POSTING_HISTORY_DAYS = 35
 
 # One in a hundred movements corrected once: its first version kept, the row now version 2.
 _CORRECTED = """
@@ -81,7 +88,7 @@ async def stored(dsn: str) -> int:
         await connection.close()
 
 
-async def fill(dsn: str, target: int, enterprises: int, days: int) -> None:
+async def fill(dsn: str, target: int, enterprise_ids: list[int], days: int) -> None:
     connection = await asyncpg.connect(plain_dsn(dsn))
     try:
         # The synthetic records are B<n>; the posting plants' ids have letters and dashes.
@@ -94,7 +101,7 @@ async def fill(dsn: str, target: int, enterprises: int, days: int) -> None:
         await make_months(dsn, (end - timedelta(days=days + 1)).date(), end.date() + timedelta(days=1))
         last_id = int(await connection.fetchval("SELECT coalesce(max(id), 0) FROM movement"))
         started = time.perf_counter()
-        await write_movements(connection, enterprises, first, first + target - have - 1, end, days, started)
+        await write_movements(connection, enterprise_ids, first, first + target - have - 1, end, days, started)
         await connection.execute(_CORRECTED, last_id + 1, 2**62)
         print(f"  one in a hundred corrected ({time.perf_counter() - started:.0f} s)", flush=True)
         await connection.execute("VACUUM ANALYZE")
@@ -103,6 +110,23 @@ async def fill(dsn: str, target: int, enterprises: int, days: int) -> None:
             SELECT e.id, d::date, now() FROM enterprise AS e,
                    generate_series(CAST($1 AS date), CAST($2 AS date), interval '1 day') AS d
             ON CONFLICT DO NOTHING""", (end - timedelta(days=days + 1)).date(), end.date() + timedelta(days=1))
+    finally:
+        await connection.close()
+
+
+async def give_history(dsn: str, posting: list[tuple[int, str, str]], per_day: int) -> None:
+    """The month before today of each posting plant, `per_day` movements a day, its days marked to be counted."""
+    connection = await asyncpg.connect(plain_dsn(dsn))
+    try:
+        end = datetime.now(UTC) - timedelta(hours=1)
+        await make_months(dsn, (end - timedelta(days=POSTING_HISTORY_DAYS + 1)).date(), end.date())
+        ids = [enterprise_id for enterprise_id, _, _ in posting]
+        await write_movements(connection, ids, 1, per_day * POSTING_HISTORY_DAYS * len(ids), end,
+                              POSTING_HISTORY_DAYS, time.perf_counter(), prefix="H")
+        await connection.execute("""
+            INSERT INTO stat_dirty (enterprise_id, pass_date, marked_at)
+            SELECT DISTINCT enterprise_id, pass_date, now() FROM movement_key WHERE enterprise_id = ANY($1::bigint[])
+            ON CONFLICT DO NOTHING""", ids)
     finally:
         await connection.close()
 
@@ -137,24 +161,29 @@ async def measure(base: str, headers: dict[str, str], codes: list[str], posting:
 
     today = datetime.now(BEIJING).date()
     window = {"from": (today - timedelta(days=32)).isoformat(), "to": (today - timedelta(days=2)).isoformat()}
+    day = {"date": (today - timedelta(days=3)).isoformat()}
     rng = random.Random(stage)
     async with httpx.AsyncClient(base_url=base, timeout=300) as client:
-        async def p95(path: str, params: dict[str, str], calls: int, of_plant: bool = True) -> float:
+        async def p95(path: str, params: dict[str, str], calls: int, plants: list[str] | None = None) -> float:
             samples = []
             for _ in range(calls):
                 started = time.perf_counter()
-                code = rng.choice(codes)
-                query = {**params, "enterpriseCode": code} if of_plant and "{code}" not in path else params
+                code = rng.choice(plants) if plants else ""
+                query = {**params, "enterpriseCode": code} if plants and "{code}" not in path else params
                 response = await client.get(path.format(code=code), params=query, headers=headers)
                 response.raise_for_status()
                 samples.append(time.perf_counter() - started)
             return percentile(samples, 0.95) * 1000
 
-        figures["clean-transport p95 ms"] = await p95("/api/v1/enterprises/{code}/clean-transport", window, 30)
-        figures["completeness p95 ms"] = await p95("/api/v1/enterprises/{code}/completeness", window, 30)
-        day = {"date": (today - timedelta(days=3)).isoformat()}
-        figures["daily report p95 ms"] = await p95("/api/v1/reports/daily", day, 6, of_plant=False)
-        figures["movements page p95 ms"] = await p95("/api/v1/movements", {"limit": "100"}, 30)
+        for name, plants, report in (("", codes, day),
+                                     ("posting plants' ", [code for _, code, _ in posting],
+                                      {**day, "regionCode": POSTING_DISTRICT})):
+            figures[f"{name}clean-transport p95 ms"] = await p95("/api/v1/enterprises/{code}/clean-transport",
+                                                                 window, 30, plants)
+            figures[f"{name}completeness p95 ms"] = await p95("/api/v1/enterprises/{code}/completeness", window, 30,
+                                                              plants)
+            figures[f"{name}daily report p95 ms"] = await p95("/api/v1/reports/daily", report, 6)
+            figures[f"{name}movements page p95 ms"] = await p95("/api/v1/movements", {"limit": "100"}, 30, plants)
     return figures
 
 
@@ -175,17 +204,19 @@ def main() -> None:
     upgrade_to_head(dsn)
     env = {**os.environ, "DATABASE_URL": plain_dsn(dsn), "PYTHONPATH": str(PROJECT)}
 
-    async def plants() -> list[str]:
+    async def plants() -> list[tuple[int, str]]:
         connection = await asyncpg.connect(plain_dsn(dsn))
         if fresh:
             await connection.execute(ENTERPRISES_SQL, args.enterprises)
-        found = [row[0] for row in await connection.fetch("SELECT code FROM enterprise WHERE code LIKE '9113%' "
-                                                          "ORDER BY id")]
+        found = [(row[0], row[1]) for row in await connection.fetch(
+            "SELECT id, code FROM enterprise WHERE code LIKE '9113%' ORDER BY id")]
         await connection.close()
         return found
 
-    codes = asyncio.run(plants())
-    posting = asyncio.run(register(dsn, POSTING_PLANTS))
+    synthetic = asyncio.run(plants())
+    codes = [code for _, code in synthetic]
+    posting = asyncio.run(register(dsn, POSTING_PLANTS, region_code=POSTING_DISTRICT))
+    asyncio.run(give_history(dsn, posting, per_day=max(1, round(max(stages) / len(codes) / days))))
     staff = subprocess.run([sys.executable, "-m", "service.cli", "staff", "add", "--name", "bench", "--role",
                             "viewer"], env=env, capture_output=True, text=True, check=True).stdout.split()[-1]
     headers = {"Authorization": f"Bearer {staff}"}
@@ -194,7 +225,7 @@ def main() -> None:
     results: list[tuple[int, dict[str, float]]] = []
     for stage in stages:
         started = time.perf_counter()
-        asyncio.run(fill(dsn, stage, len(codes), days))
+        asyncio.run(fill(dsn, stage, [enterprise_id for enterprise_id, _ in synthetic], days))
         process, base = start_service(dsn, workdir, 2)
         try:
             asyncio.run(count_everything(base, headers, days + 3))

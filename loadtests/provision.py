@@ -22,13 +22,14 @@ def enterprise_code(rng: random.Random) -> str:
     return "91130203" + "".join(rng.choices(_USCC_CHARS, k=10))
 
 
-async def register_enterprises(session: Any, count: int, name: str) -> list[tuple[int, str, str]]:
-    """(id, code, key) of `count` new enterprises in Tangshan, through the service's own code."""
+async def register_enterprises(session: Any, count: int, name: str,
+                               region_code: str = "130203") -> list[tuple[int, str, str]]:
+    """(id, code, key) of `count` new enterprises in one Tangshan district, through the service's own code."""
     rng = random.Random()
     registered = []
     for number in range(count):
         enterprise, key = await add_enterprise(session, code=enterprise_code(rng), name=f"{name}{number}",
-                                               region_code="130203", industry="steel", now=datetime.now(UTC))
+                                               region_code=region_code, industry="steel", now=datetime.now(UTC))
         assert enterprise.id is not None
         registered.append((enterprise.id, enterprise.code, key.secret))
     return registered

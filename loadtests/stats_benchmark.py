@@ -18,6 +18,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -42,8 +43,8 @@ _MOVEMENTS = """
                           missing_fields, missing_photos, record_id, gate_no, barrier_no, direction, pass_time,
                           pass_date, plate_no, plate_color, vehicle_type, emission_standard, goods_name,
                           goods_amount, seq, reupload, late)
-    SELECT e.id, 1, decode(md5(g::text), 'hex'), t + interval '1 minute', t + interval '1 minute', '[]'::jsonb,
-           '{}', '{}', 'B' || g, '1', '0' || (g % 2 + 1), (g % 2 + 1)::text, t, (t AT TIME ZONE 'Asia/Shanghai')::date,
+    SELECT e.id, 1, decode(md5($6 || g), 'hex'), t + interval '1 minute', t + interval '1 minute', '[]'::jsonb,
+           '{}', '{}', $6 || g, '1', '0' || (g % 2 + 1), (g % 2 + 1)::text, t, (t AT TIME ZONE 'Asia/Shanghai')::date,
            '冀B' || lpad((g % 99991)::text, 5, '0'), '1',
            (ARRAY['Q11', 'Q11', 'H11', 'K33'])[g % 4 + 1],
            (ARRAY['6', '6', '6', '6', '6', 'D', 'D', '5', '5', '4',
@@ -51,7 +52,7 @@ _MOVEMENTS = """
            '洗精煤', CASE WHEN g % 2 = 0 THEN round((25 + (g % 150) / 10.0)::numeric, 1) ELSE 0 END,
            NULL, false, false
     FROM generate_series($2::bigint, $3::bigint) AS g
-    JOIN enterprise AS e ON e.id = (SELECT min(id) FROM enterprise) + (g % $1)
+    CROSS JOIN LATERAL (SELECT (CAST($1 AS bigint[]))[g % cardinality(CAST($1 AS bigint[])) + 1]) AS e(id)
     CROSS JOIN LATERAL (SELECT $4::timestamptz - make_interval(secs => (g * 7919) % ($5 * 86400))) AS p(t)
     RETURNING enterprise_id, record_id, pass_date)
     INSERT INTO movement_key (enterprise_id, record_id, pass_date) SELECT * FROM m
@@ -68,23 +69,25 @@ def timed_ms(samples: list[float]) -> str:
     return f"p50 {statistics.median(ordered) * 1000:7.1f} ms   p95 {p95 * 1000:7.1f} ms   ({len(ordered)} calls)"
 
 
-async def write_movements(connection: asyncpg.Connection, enterprises: int, first: int, last: int, end: datetime,
-                          days: int, started: float) -> None:
-    """Movements B<first>..B<last> and their keys, in transactions of a million (the partitions must exist)."""
+async def write_movements(connection: asyncpg.Connection, enterprise_ids: Sequence[int], first: int, last: int,
+                          end: datetime, days: int, started: float, prefix: str = "B") -> None:
+    """Movements <prefix><first>..<prefix><last> and their keys, dealt out in turn to the enterprises and spread
+    over the `days` before `end`, in transactions of a million (the partitions must exist)."""
     chunk = 1_000_000
     for low in range(first, last + 1, chunk):
         high = min(last, low + chunk - 1)
-        await connection.execute(_MOVEMENTS, enterprises, low, high, end, days)
+        await connection.execute(_MOVEMENTS, list(enterprise_ids), low, high, end, days, prefix)
         print(f"  {high:>11,} movements written ({time.perf_counter() - started:.0f} s)", flush=True)
 
 
 async def load(dsn: str, rows: int, enterprises: int, days: int) -> None:
     connection = await asyncpg.connect(plain_dsn(dsn))
     await connection.execute(ENTERPRISES_SQL, enterprises)
+    ids = [row[0] for row in await connection.fetch("SELECT id FROM enterprise ORDER BY id")]
     end = datetime.now(UTC) - timedelta(hours=1)
     await make_months(dsn, (end - timedelta(days=days + 1)).date(), end.date() + timedelta(days=1))
     started = time.perf_counter()
-    await write_movements(connection, enterprises, 1, rows, end, days, started)
+    await write_movements(connection, ids, 1, rows, end, days, started)
     await connection.execute("VACUUM ANALYZE movement")
     started = time.perf_counter()
     await connection.execute(_DIRTY_ALL)

@@ -90,13 +90,13 @@ async def make_months(dsn: str, first: date, last: date) -> None:
     await engine.dispose()
 
 
-async def register(dsn: str, count: int) -> list[tuple[int, str, str]]:
+async def register(dsn: str, count: int, region_code: str = "130203") -> list[tuple[int, str, str]]:
     from service.config import Settings
     from service.db import create_engine, create_sessionmaker
 
     engine = create_engine(Settings(database_url=dsn))
     async with create_sessionmaker(engine)() as session:
-        registered = await register_enterprises(session, count, "基准企业")
+        registered = await register_enterprises(session, count, "基准企业", region_code)
         await session.commit()
     await engine.dispose()
     return registered
