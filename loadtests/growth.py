@@ -216,11 +216,13 @@ def main() -> None:
     synthetic = asyncio.run(plants())
     codes = [code for _, code in synthetic]
     posting = asyncio.run(register(dsn, POSTING_PLANTS, region_code=POSTING_DISTRICT))
-    asyncio.run(give_history(dsn, posting, per_day=max(1, round(max(stages) / len(codes) / days))))
     staff = subprocess.run([sys.executable, "-m", "service.cli", "staff", "add", "--name", "bench", "--role",
                             "viewer"], env=env, capture_output=True, text=True, check=True).stdout.split()[-1]
     headers = {"Authorization": f"Bearer {staff}"}
     print(f"stages {stages}, {len(codes)} plants over {args.months} months, cores: {os.cpu_count()}", flush=True)
+    per_day = max(1, round(max(stages) / len(codes) / days))
+    print(f"the {POSTING_PLANTS} posting plants' {POSTING_HISTORY_DAYS} days before today, {per_day} movements a day each:", flush=True)
+    asyncio.run(give_history(dsn, posting, per_day))
 
     results: list[tuple[int, dict[str, float]]] = []
     for stage in stages:
