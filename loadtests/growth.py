@@ -5,7 +5,7 @@
 
 1. A fresh embedded PostgreSQL (or the one of an earlier run in --workdir), migrated; `enterprises`
    synthetic plants, and 20 more that post through the service, in a district of their own. Each of the 20
-   is given, by SQL, the month before today at the density the last stage gives every plant.
+   is given, by SQL, the 35 days before today at the density the last stage gives every plant.
 2. At each stage the store is filled by SQL up to the stage's size: movements spread evenly over the
    synthetic plants and the last `months` months (each month its partitions), their keys, one in a hundred
    corrected (an earlier version each), and every (plant, day) counted into the day aggregates by the
@@ -91,7 +91,7 @@ async def stored(dsn: str) -> int:
 async def fill(dsn: str, target: int, enterprise_ids: list[int], days: int) -> None:
     connection = await asyncpg.connect(plain_dsn(dsn))
     try:
-        # The synthetic records are B<n>; the posting plants' ids have letters and dashes.
+        # The synthetic records are B<n>; the posting plants' are H<n> (their history) or have letters and dashes.
         first = int(await connection.fetchval("SELECT coalesce(max(substr(record_id, 2)::bigint), 0) FROM movement_key "
                                               "WHERE record_id ~ '^B[0-9]+$'")) + 1
         have = int(await connection.fetchval("SELECT count(*) FROM movement_key WHERE record_id ~ '^B[0-9]+$'"))
@@ -115,7 +115,7 @@ async def fill(dsn: str, target: int, enterprise_ids: list[int], days: int) -> N
 
 
 async def give_history(dsn: str, posting: list[tuple[int, str, str]], per_day: int) -> None:
-    """The month before today of each posting plant, `per_day` movements a day, its days marked to be counted."""
+    """The days before today of each posting plant, `per_day` movements a day, its days marked to be counted."""
     connection = await asyncpg.connect(plain_dsn(dsn))
     try:
         end = datetime.now(UTC) - timedelta(hours=1)
@@ -221,7 +221,8 @@ def main() -> None:
     headers = {"Authorization": f"Bearer {staff}"}
     print(f"stages {stages}, {len(codes)} plants over {args.months} months, cores: {os.cpu_count()}", flush=True)
     per_day = max(1, round(max(stages) / len(codes) / days))
-    print(f"the {POSTING_PLANTS} posting plants' {POSTING_HISTORY_DAYS} days before today, {per_day} movements a day each:", flush=True)
+    print(f"the {POSTING_PLANTS} posting plants' {POSTING_HISTORY_DAYS} days before today, {per_day} movements a day "
+          "each:", flush=True)
     asyncio.run(give_history(dsn, posting, per_day))
 
     results: list[tuple[int, dict[str, float]]] = []
