@@ -119,7 +119,8 @@ async def give_history(dsn: str, posting: list[tuple[int, str, str]], per_day: i
     connection = await asyncpg.connect(plain_dsn(dsn))
     try:
         end = datetime.now(UTC) - timedelta(hours=1)
-        await make_months(dsn, (end - timedelta(days=POSTING_HISTORY_DAYS + 1)).date(), end.date())
+        # A day on either side: the months are Beijing's, the dates here UTC's.
+        await make_months(dsn, (end - timedelta(days=POSTING_HISTORY_DAYS + 1)).date(), end.date() + timedelta(days=1))
         ids = [enterprise_id for enterprise_id, _, _ in posting]
         await write_movements(connection, ids, 1, per_day * POSTING_HISTORY_DAYS * len(ids), end,
                               POSTING_HISTORY_DAYS, time.perf_counter(), prefix="H")
