@@ -47,6 +47,8 @@ _PLACEHOLD = text("""
 # A photo is linked to the enterprise that first sent or named it (photo.enterprise_id) from then on, so only
 # photos another plant sent first need photo_enterprise. PostgreSQL builds the subquery's hash only when one
 # does: for a plant's own photos, the usual case, the look is a probe of the photo table a photo.
+# Each month's start is sent once, not once a photo: the driver encodes a timestamptz array in Python element by
+# element, and for a batch naming a thousand photos that cost the worker about 2 µs of CPU a record (of 48).
 # The links are asked by an uncorrelated subquery, run once: photo and photo_enterprise are distributed on
 # different columns (docs/scaling.md), and Citus plans such a subquery on its own shard, not a correlated one.
 _LOOK = text("""
@@ -56,8 +58,10 @@ _LOOK = text("""
            coalesce(p.enterprise_id = :enterprise_id, false)
                OR l.sha256 IN (SELECT pe.sha256 FROM photo_enterprise AS pe
                                WHERE pe.enterprise_id = :enterprise_id AND pe.sha256 = ANY(CAST(:sha256 AS text[])))
-    FROM unnest(CAST(:sha256 AS text[]), CAST(:month AS date[]), CAST(:month_start AS timestamptz[]))
-         AS l(sha256, month, month_start)
+    FROM (SELECT n.sha256, n.month, s.month_start
+          FROM unnest(CAST(:sha256 AS text[]), CAST(:month AS date[])) AS n(sha256, month)
+          LEFT JOIN unnest(CAST(:months AS date[]), CAST(:month_starts AS timestamptz[])) AS s(month, month_start)
+            ON s.month = n.month) AS l
     LEFT JOIN photo AS p ON p.sha256 = l.sha256
     WHERE p.received_at IS NULL
        OR (l.month IS NOT NULL AND (p.named_month IS NULL OR p.named_month < l.month) AND p.received_at < l.month_start)
@@ -165,7 +169,7 @@ async def name_and_find_missing(session: AsyncSession, *, enterprise_id: int, sh
     starts = {month: partitions.month_start(month) for month in set(months.values())}
     naming = [months.get(sha256) for sha256 in looked]
     rows = (await run_sql(session, _LOOK, {"sha256": looked, "enterprise_id": enterprise_id, "month": naming,
-                                           "month_start": [starts[m] if m else None for m in naming]})).all()
+                                           "months": list(starts), "month_starts": list(starts.values())})).all()
     # A photo not returned is held, named already in a month as late, and linked.
     answer.linked = every - {sha256 for sha256, _, _, linked in rows if not linked}
     held = every - {sha256 for sha256, received, to_be_named, _ in rows if not received or to_be_named}
