@@ -125,7 +125,10 @@ class BackfillLane:
     _slow: int = 0
     _catching_up: dict[int, float] = field(default_factory=dict)  # enterprise -> until when
     _last_live: float = -math.inf  # when the latest live batch came in
-    _no_live: asyncio.Event = field(default_factory=asyncio.Event)
+    _no_live: asyncio.Event = field(default_factory=asyncio.Event)  # set exactly while _live is 0
+
+    def __post_init__(self) -> None:
+        self._no_live.set()
 
     def pause_for(self, backfill: bool) -> Pause:
         return self._give_way if backfill and self.give_way_seconds else let_others_in
