@@ -1,5 +1,6 @@
 """Live passes first: when the worker is busy, 补传 batches are told to come back; live ones never are."""
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import orjson
@@ -218,8 +219,6 @@ async def test_when_busy_a_plant_catching_up_has_its_large_batches_refused_unpar
 
 async def test_a_batch_refused_unparsed_is_answered_once_its_body_has_arrived(client, plant, busy):
     """Answering while the client still sends can lose the answer to a connection reset."""
-    import asyncio
-
     from service.ingest.router import SMALL_BODY_BYTES
     from tests.test_slow_clients import stalled_body
 
@@ -249,8 +248,6 @@ async def test_a_backfill_batch_goes_ahead_when_the_worker_has_room(client, plan
 
 async def test_checking_a_large_batch_lets_other_requests_in_between(settings):
     """A 500-record batch is pure Python for tens of milliseconds: it must not hold the event loop whole."""
-    import asyncio
-
     from service.ingest.service import check_batch, rule_context
     from service.photos.service import PhotoBundle
 
@@ -271,8 +268,6 @@ async def test_checking_a_large_batch_lets_other_requests_in_between(settings):
 
 
 async def test_backfill_waits_between_slices_while_a_live_batch_is_in_flight():
-    import asyncio
-
     lane = BackfillLane(capacity=10, reserve=2, max_backfill=2, give_way_seconds=60)
     await asyncio.wait_for(lane.pause_for(True)(), 1)  # nothing live in flight: it only lets others in
     assert lane.enter(False)
@@ -285,8 +280,6 @@ async def test_backfill_waits_between_slices_while_a_live_batch_is_in_flight():
 
 
 async def test_backfill_gives_way_for_a_bounded_time_and_not_at_all_with_the_lane_off():
-    import asyncio
-
     lane = BackfillLane(capacity=10, reserve=2, max_backfill=2, give_way_seconds=0.05)
     assert lane.enter(False)  # and never leaves: a steady stream of live batches
     await asyncio.wait_for(lane.pause_for(True)(), 5)
@@ -296,8 +289,6 @@ async def test_backfill_gives_way_for_a_bounded_time_and_not_at_all_with_the_lan
 
 
 async def test_a_backfill_post_is_held_while_a_live_batch_is_in_flight(app, client, engine, plant):
-    import asyncio
-
     original = app.state.backfill_lane
     lane = app.state.backfill_lane = BackfillLane(capacity=original.capacity, reserve=original.reserve,
                                                    max_backfill=original.max_backfill, give_way_seconds=60)
