@@ -3,9 +3,9 @@ covering every item and code the schemas define."""
 
 import json
 import re
-from pathlib import Path
 
-PROJECT = Path(__file__).resolve().parent.parent
+from tests.serving import PROJECT
+
 PAGES = [PROJECT / "README.md", PROJECT / "README.zh-CN.md", *sorted((PROJECT / "docs").glob("*.md"))]
 LINK = re.compile(r"\]\(([^)\s]+)\)")
 

@@ -6,13 +6,10 @@ import json
 import subprocess
 import sys
 import venv
-from pathlib import Path
 
 import httpx
 
-from tests.serving import Server
-
-PROJECT = Path(__file__).resolve().parent.parent
+from tests.serving import PROJECT, Server
 
 
 def test_a_built_wheel_runs_end_to_end_from_any_folder(tmp_path):
