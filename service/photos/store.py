@@ -47,18 +47,14 @@ class FilePhotoStore:
         target = self.path(sha256)
         if target.exists():
             return
-        target.parent.mkdir(parents=True, exist_ok=True)
+        _make_directory(target.parent)
         temporary = target.parent / f".{sha256}.{uuid.uuid4().hex}.tmp"
         with open(temporary, "wb") as file:
             file.write(data)
             file.flush()
             os.fsync(file.fileno())
         os.replace(temporary, target)
-        directory = os.open(target.parent, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
+        _sync_directory(target.parent)
 
     def read(self, sha256: str) -> bytes | None:
         try:
@@ -78,6 +74,27 @@ class FilePhotoStore:
 
     async def delete(self, sha256: str) -> None:
         await asyncio.to_thread(self.remove, sha256)
+
+
+def _make_directory(directory: Path) -> None:
+    """Make the directory and any missing parent, each made one synced into its parent: a photo's own fsync
+    does not make the directory entries that lead to it durable, and a new shard's would go with a crash."""
+    if directory.is_dir():
+        return
+    _make_directory(directory.parent)
+    try:
+        directory.mkdir()
+    except FileExistsError:
+        return  # another worker made it, and syncs it
+    _sync_directory(directory.parent)
+
+
+def _sync_directory(directory: Path) -> None:
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def photo_store(settings: Settings) -> FilePhotoStore:
