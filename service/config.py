@@ -2,7 +2,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _PACKAGE = Path(__file__).resolve().parent
@@ -86,11 +86,23 @@ class Settings(BaseSettings):
         return to_asyncpg_url(url) if url else url
 
     @field_validator("maintenance_interval_seconds", "backfill_live_latency_ms", "backfill_retry_spread_seconds",
-                     "worker_timeout_seconds")
+                     "worker_timeout_seconds", "backfill_max_in_flight")
     @classmethod
     def _not_negative(cls, value: int) -> int:
         if value < 0:
             raise ValueError("must be 0 (off) or positive")
+        return value
+
+    @field_validator("backfill_reserve_connections")
+    @classmethod
+    def _backfill_can_have_a_connection(cls, value: int, info: ValidationInfo) -> int:
+        # Reserving the whole pool would refuse every 补传 batch for ever, its gateway told to come back each time.
+        pool = info.data.get("db_pool_size")
+        if value < 0:
+            raise ValueError("must be 0 or positive")
+        if info.data.get("backfill_max_in_flight") and pool is not None and value >= pool:
+            raise ValueError(f"must be less than HJ1321_DB_POOL_SIZE ({pool}), or no 补传 batch is ever admitted; "
+                             "HJ1321_BACKFILL_MAX_IN_FLIGHT=0 turns the lane off")
         return value
 
     @field_validator("audit_retention_days")
@@ -102,7 +114,7 @@ class Settings(BaseSettings):
 
     # backfill_max_in_flight_beside_live: backfill waiting for the live passes to stop could wait for ever.
     @field_validator("timeliness_window_seconds", "future_tolerance_seconds", "retention_months",
-                     "ledger_retention_years", "backfill_max_in_flight_beside_live")
+                     "ledger_retention_years", "backfill_max_in_flight_beside_live", "db_pool_size")
     @classmethod
     def _positive(cls, value: int) -> int:
         if value <= 0:

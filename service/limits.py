@@ -96,6 +96,12 @@ class BackfillLane:
     back in the same second, and reading their batches only to refuse them again takes, in a burst, the time
     the live posts need.
 
+    A refusal is answered after a random part of `answer_spread_seconds`. Retry-After is whole seconds, so
+    gateways that honour it come back on the fraction of a second they were answered at: refused together (as
+    after an outage, when they all reconnect at once) they would come back together every time, a burst that
+    takes the worker whole while a live pass waits behind it, and between bursts the places freed would stay
+    empty. Holding an answer costs no CPU and no database connection: a batch is refused before it takes one.
+
     A plant whose last batch here was backfill is catching up (for `catching_up_seconds` after that batch):
     its next large batch can be refused from its headers alone, before its body is parsed, which is most of
     what a refusal costs the worker. A small one (a gate's pass or few) is always parsed: it may be live.
@@ -116,8 +122,10 @@ class BackfillLane:
     retry_spread: int = 3
     catching_up_seconds: float = 60.0
     give_way_seconds: float = GIVE_WAY_SECONDS  # 0: backfill only lets others in
+    answer_spread_seconds: float = 1.0  # 0: a refusal is answered at once
     clock: Callable[[], float] = time.monotonic
     draw: Callable[[int, int], int] = random.randint
+    fraction: Callable[[], float] = random.random
     _live: int = 0
     _backfill: int = 0
     _closed_until: float = 0.0
@@ -187,6 +195,9 @@ class BackfillLane:
             del self._catching_up[enterprise]
             return False
         return not self._takes_backfill()
+
+    async def hold_refusal(self) -> None:
+        await asyncio.sleep(self.answer_spread_seconds * self.fraction())
 
     def retry_after(self) -> int:
         """Whole seconds a deferred batch should wait before it is sent again."""

@@ -1,8 +1,10 @@
 """Gateway write endpoints: the three ledgers, clean-mode volumes, and the heartbeat."""
 
 import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any, NoReturn
 
 import orjson
 from fastapi import APIRouter, Depends, Request
@@ -42,10 +44,11 @@ def _json(content: Any, status_code: int = 200) -> Response:
 SMALL_BODY_BYTES = 16 * 1024
 
 
-def _defer(kind: RecordKind, lane: BackfillLane) -> TooManyRequests:
+async def _defer(kind: RecordKind, lane: BackfillLane) -> NoReturn:
     metrics.BACKFILL_DEFERRED.labels(kind.name).inc()
-    return TooManyRequests("live passes go first while the service is busy: re-send this 补传 batch after "
-                           "Retry-After", code="backfill_deferred", headers={"Retry-After": str(lane.retry_after())})
+    await lane.hold_refusal()
+    raise TooManyRequests("live passes go first while the service is busy: re-send this 补传 batch after "
+                          "Retry-After", code="backfill_deferred", headers={"Retry-After": str(lane.retry_after())})
 
 
 def _batch_guards(kind: RecordKind) -> list[Any]:
@@ -56,66 +59,89 @@ def _batch_guards(kind: RecordKind) -> list[Any]:
         lane = request.app.state.backfill_lane
         if declared.isdigit() and int(declared) > SMALL_BODY_BYTES and lane.defers_unparsed(gateway.enterprise_id):
             await discard_body(request)
-            raise _defer(kind, lane)
+            await _defer(kind, lane)
     return [Depends(defer_catching_up)] if kind.reports_late else []
 
 
-async def _post_batch(kind: RecordKind, request: Request, gateway: Gateway, body: Any,
+@dataclass
+class Admitted:
+    """A batch's records, with the place the lane gave them (limits.py) until they are committed."""
+
+    records: list[Any]
+    now: datetime
+    backfill: bool
+
+
+def _admitted(kind: RecordKind) -> Any:
+    """Declared after the body and before the session: a refused 补传 batch never takes a database connection.
+    The place is given back after the session has committed, which a live batch's time includes."""
+    async def admit(request: Request, gateway: GatewayDep, body: JsonBody) -> AsyncIterator[Admitted]:
+        settings = request.app.state.settings
+        records = records_of(body, enterprise_code=gateway.enterprise_code, max_records=settings.max_batch_records)
+        now = datetime.now(UTC)
+        backfill = is_backfill(kind, records, now=now,
+                               timeliness_window=timedelta(seconds=settings.timeliness_window_seconds))
+        lane = request.app.state.backfill_lane
+        if kind.reports_late:  # a ledger batch tells nothing of whether its plant is catching up
+            lane.note(gateway.enterprise_id, backfill)
+        if not lane.enter(backfill):
+            await _defer(kind, lane)
+        entered = time.perf_counter()
+        try:
+            yield Admitted(records=records, now=now, backfill=backfill)
+        finally:
+            lane.leave(backfill, time.perf_counter() - entered, len(records))
+    return Depends(admit, scope="function")
+
+
+MovementsBatch = Annotated[Admitted, _admitted(MOVEMENTS)]
+InplantVehiclesBatch = Annotated[Admitted, _admitted(INPLANT_VEHICLES)]
+NonroadMachineryBatch = Annotated[Admitted, _admitted(NONROAD_MACHINERY)]
+CleanTransportVolumesBatch = Annotated[Admitted, _admitted(CLEAN_TRANSPORT_VOLUMES)]
+
+
+async def _post_batch(kind: RecordKind, request: Request, gateway: Gateway, batch: Admitted,
                       session: AsyncSession) -> Response:
-    settings = request.app.state.settings
-    records = records_of(body, enterprise_code=gateway.enterprise_code, max_records=settings.max_batch_records)
-    now = datetime.now(UTC)
-    backfill = is_backfill(kind, records, now=now,
-                           timeliness_window=timedelta(seconds=settings.timeliness_window_seconds))
-    lane = request.app.state.backfill_lane
-    if kind.reports_late:  # a ledger batch tells nothing of whether its plant is catching up
-        lane.note(gateway.enterprise_id, backfill)
-    entered = time.perf_counter()
-    if not lane.enter(backfill):
-        raise _defer(kind, lane)
-    try:
-        outcome = await ingest_batch(session, kind=kind, enterprise_id=gateway.enterprise_id, records=records,
-                                     settings=settings, now=now, region_code=gateway.region_code,
-                                     pause=lane.pause_for(backfill))
-    finally:
-        lane.leave(backfill, time.perf_counter() - entered, len(records))
+    outcome = await ingest_batch(session, kind=kind, enterprise_id=gateway.enterprise_id, records=batch.records,
+                                 settings=request.app.state.settings, now=batch.now, region_code=gateway.region_code,
+                                 pause=request.app.state.backfill_lane.pause_for(batch.backfill))
     request.state.batch_outcome = outcome
     return _json(outcome.answer())
 
 
 @router.post("/movements", openapi_extra=batch_body("movements"), responses=batch_responses,
              dependencies=_batch_guards(MOVEMENTS), summary="上传进出厂运输车辆记录 Upload vehicle movements")
-async def post_movements(request: Request, gateway: GatewayDep, body: JsonBody,
+async def post_movements(request: Request, gateway: GatewayDep, batch: MovementsBatch,
                          session: SessionDep) -> Response:
     """Upload 进出厂运输车辆记录 (vehicle movements): 1-500 per batch, a verdict for each."""
-    return await _post_batch(MOVEMENTS, request, gateway, body, session)
+    return await _post_batch(MOVEMENTS, request, gateway, batch, session)
 
 
 @router.post("/inplant-vehicles", openapi_extra=batch_body("inplant-vehicles"), responses=batch_responses,
              dependencies=_batch_guards(INPLANT_VEHICLES),
              summary="上传厂内运输车辆台账 Upload in-plant vehicle ledger entries")
-async def post_inplant_vehicles(request: Request, gateway: GatewayDep, body: JsonBody,
+async def post_inplant_vehicles(request: Request, gateway: GatewayDep, batch: InplantVehiclesBatch,
                                 session: SessionDep) -> Response:
     """Register or update 厂内运输车辆 (in-plant vehicle ledger entries), keyed by envRegCode."""
-    return await _post_batch(INPLANT_VEHICLES, request, gateway, body, session)
+    return await _post_batch(INPLANT_VEHICLES, request, gateway, batch, session)
 
 
 @router.post("/nonroad-machinery", openapi_extra=batch_body("nonroad-machinery"), responses=batch_responses,
              dependencies=_batch_guards(NONROAD_MACHINERY),
              summary="上传非道路移动机械台账 Upload non-road machinery ledger entries")
-async def post_nonroad_machinery(request: Request, gateway: GatewayDep, body: JsonBody,
+async def post_nonroad_machinery(request: Request, gateway: GatewayDep, batch: NonroadMachineryBatch,
                                  session: SessionDep) -> Response:
     """Register or update 非道路移动机械 (non-road machinery ledger entries), keyed by envRegCode."""
-    return await _post_batch(NONROAD_MACHINERY, request, gateway, body, session)
+    return await _post_batch(NONROAD_MACHINERY, request, gateway, batch, session)
 
 
 @router.post("/clean-transport-volumes", openapi_extra=batch_body("clean-transport-volumes"),
              responses=batch_responses, dependencies=_batch_guards(CLEAN_TRANSPORT_VOLUMES),
              summary="上传清洁方式运输量 Upload clean-mode transport volumes")
-async def post_clean_transport_volumes(request: Request, gateway: GatewayDep, body: JsonBody,
+async def post_clean_transport_volumes(request: Request, gateway: GatewayDep, batch: CleanTransportVolumesBatch,
                                        session: SessionDep) -> Response:
     """Upload 清洁方式运输量 (rail, water, pipeline and belt tonnes), keyed by recordId."""
-    return await _post_batch(CLEAN_TRANSPORT_VOLUMES, request, gateway, body, session)
+    return await _post_batch(CLEAN_TRANSPORT_VOLUMES, request, gateway, batch, session)
 
 
 @router.post("/heartbeat", openapi_extra=json_body(HEARTBEAT_SCHEMA, "heartbeat.json"),

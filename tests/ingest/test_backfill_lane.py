@@ -1,6 +1,7 @@
 """Live passes first: when the worker is busy, 补传 batches are told to come back; live ones never are."""
 
 import asyncio
+import random
 from datetime import UTC, datetime, timedelta
 
 import orjson
@@ -239,6 +240,32 @@ async def test_a_batch_refused_unparsed_is_answered_once_its_body_has_arrived(cl
     assert answer.status_code == 429 and answer.json()["error"] == "backfill_deferred"
 
 
+async def test_a_refused_batch_is_answered_a_random_part_of_a_second_later_holding_no_connection(app, client, plant,
+                                                                                                busy):
+    """Gateways refused together and told "come back in 1 s" would come back together each time: the answer is
+    held, by a different part of a second each time, and meanwhile the refused batch holds no database connection."""
+    lane = app.state.backfill_lane
+    lane.answer_spread_seconds, lane.fraction = 0.5, lambda: 1.0
+    old = batch(plant, movement(passTime=beijing(datetime.now(UTC) - timedelta(days=2)), reupload=True))
+    try:
+        started = asyncio.get_running_loop().time()
+        answer = asyncio.create_task(client.post("/api/v1/movements", json=old, headers=plant.auth))
+        await asyncio.sleep(0.3)
+        assert not answer.done() and app.state.engine.pool.checkedout() == 0
+        refused = await answer
+        assert asyncio.get_running_loop().time() - started >= 0.5
+        assert refused.status_code == 429 and refused.json()["error"] == "backfill_deferred"
+        # Refused unparsed now (the plant is catching up): held too.
+        lane.fraction = lambda: 0.8
+        started = asyncio.get_running_loop().time()
+        unparsed = await client.post("/api/v1/movements", content=b"[" * (20 * 1024),
+                                     headers={**plant.auth, "Content-Type": "application/json"})
+        assert unparsed.json()["error"] == "backfill_deferred"
+        assert asyncio.get_running_loop().time() - started >= 0.4
+    finally:
+        lane.answer_spread_seconds, lane.fraction = BackfillLane.answer_spread_seconds, random.random
+
+
 async def test_a_backfill_batch_goes_ahead_when_the_worker_has_room(client, plant):
     old = [movement(passTime=beijing(datetime.now(UTC) - timedelta(days=2))) for _ in range(3)]
     answer = await client.post("/api/v1/movements", json=batch(plant, *old), headers=plant.auth)
@@ -324,7 +351,7 @@ def test_the_lane_takes_its_limits_from_the_settings(settings):
     lane = create_app(settings.model_copy(update={"backfill_max_in_flight": 4,
                                                   "backfill_max_in_flight_beside_live": 3})).state.backfill_lane
     assert (lane.max_backfill, lane.max_backfill_beside_live) == (4, 3)
-    assert lane.give_way_seconds > 0
+    assert lane.give_way_seconds > 0 and lane.answer_spread_seconds > 0
     off = create_app(settings.model_copy(update={"backfill_max_in_flight": 0})).state.backfill_lane
     assert off.give_way_seconds == 0
     assert off.enter(False)  # beside a live batch
