@@ -1,7 +1,6 @@
 """Live passes first: when the worker is busy, 补传 batches are told to come back; live ones never are."""
 
 import asyncio
-import random
 from datetime import UTC, datetime, timedelta
 
 import orjson
@@ -10,7 +9,7 @@ import pytest
 from service.ingest.kinds import INPLANT_VEHICLES, MOVEMENTS
 from service.ingest.service import is_backfill
 from service.limits import BackfillLane
-from tests.conftest import scalar
+from tests.conftest import flush_audit, scalar
 from tests.factories import batch, beijing, inplant_vehicle, movement
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -161,14 +160,16 @@ async def test_after_a_slow_live_post_a_backfill_batch_is_429(client, plant, sat
 
 @pytest.fixture
 def busy(app):
-    """This worker already carries as much backfill as it takes."""
-    lane = app.state.backfill_lane
-    taken = 0
+    """This worker already carries as much backfill as it ever takes. A fresh lane, filled before any live batch:
+    beside one it takes fewer, and a lane filled then would have room again a second later."""
+    original = app.state.backfill_lane
+    lane = BackfillLane(capacity=original.capacity, reserve=original.reserve, max_backfill=original.max_backfill,
+                        max_backfill_beside_live=original.max_backfill_beside_live)
     while lane.enter(True):
-        taken += 1
-    yield
-    for _ in range(taken):
-        lane.leave(True)
+        pass
+    app.state.backfill_lane = lane
+    yield lane
+    app.state.backfill_lane = original
 
 
 async def test_when_busy_a_backfill_batch_is_429_and_a_live_one_is_stored(client, engine, plant, busy):
@@ -244,26 +245,23 @@ async def test_a_refused_batch_is_answered_a_random_part_of_a_second_later_holdi
                                                                                                 busy):
     """Gateways refused together and told "come back in 1 s" would come back together each time: the answer is
     held, by a different part of a second each time, and meanwhile the refused batch holds no database connection."""
-    lane = app.state.backfill_lane
-    lane.answer_spread_seconds, lane.fraction = 0.5, lambda: 1.0
+    busy.answer_spread_seconds, busy.fraction = 0.5, lambda: 1.0
     old = batch(plant, movement(passTime=beijing(datetime.now(UTC) - timedelta(days=2)), reupload=True))
-    try:
-        started = asyncio.get_running_loop().time()
-        answer = asyncio.create_task(client.post("/api/v1/movements", json=old, headers=plant.auth))
-        await asyncio.sleep(0.3)
-        assert not answer.done() and app.state.engine.pool.checkedout() == 0
-        refused = await answer
-        assert asyncio.get_running_loop().time() - started >= 0.5
-        assert refused.status_code == 429 and refused.json()["error"] == "backfill_deferred"
-        # Refused unparsed now (the plant is catching up): held too.
-        lane.fraction = lambda: 0.8
-        started = asyncio.get_running_loop().time()
-        unparsed = await client.post("/api/v1/movements", content=b"[" * (20 * 1024),
-                                     headers={**plant.auth, "Content-Type": "application/json"})
-        assert unparsed.json()["error"] == "backfill_deferred"
-        assert asyncio.get_running_loop().time() - started >= 0.4
-    finally:
-        lane.answer_spread_seconds, lane.fraction = BackfillLane.answer_spread_seconds, random.random
+    await flush_audit()  # earlier requests' audit entries written: the pool holds nothing but what this one takes
+    started = asyncio.get_running_loop().time()
+    answer = asyncio.create_task(client.post("/api/v1/movements", json=old, headers=plant.auth))
+    await asyncio.sleep(0.3)
+    assert not answer.done() and app.state.engine.pool.checkedout() == 0
+    refused = await answer
+    assert asyncio.get_running_loop().time() - started >= 0.5
+    assert refused.status_code == 429 and refused.json()["error"] == "backfill_deferred"
+    # Refused unparsed now (the plant is catching up): held too.
+    busy.fraction = lambda: 0.8
+    started = asyncio.get_running_loop().time()
+    unparsed = await client.post("/api/v1/movements", content=b"[" * (20 * 1024),
+                                 headers={**plant.auth, "Content-Type": "application/json"})
+    assert unparsed.json()["error"] == "backfill_deferred"
+    assert asyncio.get_running_loop().time() - started >= 0.4
 
 
 async def test_a_backfill_batch_goes_ahead_when_the_worker_has_room(client, plant):
