@@ -30,7 +30,7 @@ from service.ingest.kinds import (
 from service.ingest.openapi import batch_body, batch_responses, json_body
 from service.ingest.payloads import HeartbeatIn
 from service.ingest.service import gateway_document, ingest_batch, is_backfill, records_of
-from service.limits import BackfillLane
+from service.limits import BackfillLane, Pause
 
 router = APIRouter(prefix="/api/v1", tags=["gateway"])
 
@@ -69,7 +69,7 @@ class Admitted:
 
     records: list[Any]
     now: datetime
-    backfill: bool
+    pause: Pause  # awaited between the steps of its work: a 补传 batch's gives way to live ones
 
 
 def _admitted(kind: RecordKind) -> Any:
@@ -88,7 +88,7 @@ def _admitted(kind: RecordKind) -> Any:
             await _defer(kind, lane)
         entered = time.perf_counter()
         try:
-            yield Admitted(records=records, now=now, backfill=backfill)
+            yield Admitted(records=records, now=now, pause=lane.pause_for(backfill))
         finally:
             lane.leave(backfill, time.perf_counter() - entered, len(records))
     return Depends(admit, scope="function")
@@ -104,7 +104,7 @@ async def _post_batch(kind: RecordKind, request: Request, gateway: Gateway, batc
                       session: AsyncSession) -> Response:
     outcome = await ingest_batch(session, kind=kind, enterprise_id=gateway.enterprise_id, records=batch.records,
                                  settings=request.app.state.settings, now=batch.now, region_code=gateway.region_code,
-                                 pause=request.app.state.backfill_lane.pause_for(batch.backfill))
+                                 pause=batch.pause)
     request.state.batch_outcome = outcome
     return _json(outcome.answer())
 
