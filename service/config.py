@@ -86,7 +86,7 @@ class Settings(BaseSettings):
         return to_asyncpg_url(url) if url else url
 
     @field_validator("maintenance_interval_seconds", "backfill_live_latency_ms", "backfill_retry_spread_seconds",
-                     "worker_timeout_seconds", "backfill_max_in_flight")
+                     "worker_timeout_seconds", "backfill_max_in_flight", "backfill_reserve_connections")
     @classmethod
     def _not_negative(cls, value: int) -> int:
         if value < 0:
@@ -98,8 +98,6 @@ class Settings(BaseSettings):
     def _backfill_can_have_a_connection(cls, value: int, info: ValidationInfo) -> int:
         # Reserving the whole pool would refuse every 补传 batch for ever, its gateway told to come back each time.
         pool = info.data.get("db_pool_size")
-        if value < 0:
-            raise ValueError("must be 0 or positive")
         if info.data.get("backfill_max_in_flight") and pool is not None and value >= pool:
             raise ValueError(f"must be less than HJ1321_DB_POOL_SIZE ({pool}), or no 补传 batch is ever admitted; "
                              "HJ1321_BACKFILL_MAX_IN_FLIGHT=0 turns the lane off")

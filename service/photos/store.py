@@ -82,10 +82,8 @@ def _make_directory(directory: Path) -> None:
     if directory.is_dir():
         return
     _make_directory(directory.parent)
-    try:
-        directory.mkdir()
-    except FileExistsError:
-        return  # another worker made it, and syncs it
+    # Synced whoever made it: another worker that made it first may not have synced it yet.
+    directory.mkdir(exist_ok=True)
     _sync_directory(directory.parent)
 
 
