@@ -90,7 +90,7 @@ class Settings(BaseSettings):
     @classmethod
     def _not_negative(cls, value: int) -> int:
         if value < 0:
-            raise ValueError("must be 0 (off) or positive")
+            raise ValueError("must be 0 or more")
         return value
 
     @field_validator("backfill_reserve_connections")
