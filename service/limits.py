@@ -96,11 +96,14 @@ class BackfillLane:
     back in the same second, and reading their batches only to refuse them again takes, in a burst, the time
     the live posts need.
 
-    A refusal is answered after a random part of `answer_spread_seconds`. Retry-After is whole seconds, so
-    gateways that honour it come back on the fraction of a second they were answered at: refused together (as
-    after an outage, when they all reconnect at once) they would come back together every time, a burst that
-    takes the worker whole while a live pass waits behind it, and between bursts the places freed would stay
-    empty. Holding an answer costs no CPU and no database connection: a batch is refused before it takes one.
+    A backfill batch that finds no place waits for one, for a random part of `answer_spread_seconds`, and is
+    taken as soon as one frees (the batches waiting take them in turn); only then is it refused. Refused at
+    once, it would leave the place it could have had empty until some gateway came back for it: alone, 50
+    plants re-sending left the machine 40 % idle and drained two thirds as fast (docs/benchmarks.md). The
+    part is random because Retry-After is whole seconds, so gateways that honour it come back on the fraction
+    of a second they were answered at: refused together (as after an outage, when they all reconnect at once)
+    they would come back together every time, a burst that takes the worker whole while a live pass waits
+    behind it. Waiting costs no CPU and no database connection: a batch waits before it takes one.
 
     A plant whose last batch here was backfill is catching up (for `catching_up_seconds` after that batch):
     its next large batch can be refused from its headers alone, before its body is parsed, which is most of
@@ -122,7 +125,7 @@ class BackfillLane:
     retry_spread: int = 3
     catching_up_seconds: float = 60.0
     give_way_seconds: float = GIVE_WAY_SECONDS  # 0: backfill only lets others in
-    answer_spread_seconds: float = 1.0  # 0: a refusal is answered at once
+    answer_spread_seconds: float = 1.0  # 0: a batch finding no place is refused at once
     clock: Callable[[], float] = time.monotonic
     draw: Callable[[int, int], int] = random.randint
     fraction: Callable[[], float] = random.random
@@ -134,6 +137,7 @@ class BackfillLane:
     _catching_up: dict[int, float] = field(default_factory=dict)  # enterprise -> until when
     _last_live: float = -math.inf  # when the latest live batch came in
     _no_live: asyncio.Event = field(default_factory=asyncio.Event)  # set exactly while _live is 0
+    _waiting: deque[asyncio.Future[None]] = field(default_factory=deque)  # backfill batches waiting for a place
 
     def __post_init__(self) -> None:
         self._no_live.set()
@@ -164,12 +168,13 @@ class BackfillLane:
         """`seconds`: how long the batch of `records` took, from entering."""
         if backfill:
             self._backfill -= 1
-            return
-        self._live -= 1
-        if not self._live:
-            self._no_live.set()
-        if self.live_seconds and records <= PROBE_RECORDS:
-            self._probe(seconds > self.live_seconds)
+        else:
+            self._live -= 1
+            if not self._live:
+                self._no_live.set()
+            if self.live_seconds and records <= PROBE_RECORDS:
+                self._probe(seconds > self.live_seconds)
+        self._wake_next()
 
     def _takes_backfill(self) -> bool:
         now = self.clock()
@@ -196,8 +201,38 @@ class BackfillLane:
             return False
         return not self._takes_backfill()
 
-    async def hold_refusal(self) -> None:
-        await asyncio.sleep(self.answer_spread_seconds * self.fraction())
+    async def enter_or_wait(self, backfill: bool) -> bool:
+        """Take a place (True), waiting for one up to a random part of `answer_spread_seconds` (False: none came)."""
+        return self.enter(backfill) or (await self.wait_for_room() and self.enter(backfill))
+
+    async def wait_for_room(self) -> bool:
+        """Wait until the lane would take a backfill batch (True), up to a random part of
+        `answer_spread_seconds` (False)."""
+        deadline = self.clock() + self.answer_spread_seconds * self.fraction()
+        woken = False
+        while not self._takes_backfill():
+            remaining = deadline - self.clock()
+            if remaining <= 0:
+                return False
+            waiter = asyncio.get_running_loop().create_future()
+            if woken:  # for a place another batch took first: it keeps its turn
+                self._waiting.appendleft(waiter)
+            else:
+                self._waiting.append(waiter)
+            woken = True
+            try:
+                await asyncio.wait_for(waiter, remaining)
+            except TimeoutError:
+                return self._takes_backfill()
+        return True
+
+    def _wake_next(self) -> None:
+        """A place may have freed: the longest waiting batch looks (one wakes a place; it waits again if taken)."""
+        while self._waiting:
+            waiter = self._waiting.popleft()
+            if not waiter.done():  # else it stopped waiting
+                waiter.set_result(None)
+                return
 
     def retry_after(self) -> int:
         """Whole seconds a deferred batch should wait before it is sent again."""

@@ -44,22 +44,23 @@ def _json(content: Any, status_code: int = 200) -> Response:
 SMALL_BODY_BYTES = 16 * 1024
 
 
-async def _defer(kind: RecordKind, lane: BackfillLane) -> NoReturn:
+def _defer(kind: RecordKind, lane: BackfillLane) -> NoReturn:
     metrics.BACKFILL_DEFERRED.labels(kind.name).inc()
-    await lane.hold_refusal()
     raise TooManyRequests("live passes go first while the service is busy: re-send this 补传 batch after "
                           "Retry-After", code="backfill_deferred", headers={"Retry-After": str(lane.retry_after())})
 
 
 def _batch_guards(kind: RecordKind) -> list[Any]:
     """Run after the credential and before the body is parsed: for a kind that can be 补传, a large batch from a
-    plant catching up is refused unparsed while the lane would refuse backfill (limits.py)."""
+    plant catching up waits while the lane would refuse backfill, and is refused unparsed if no place frees
+    meanwhile (limits.py)."""
     async def defer_catching_up(request: Request, gateway: GatewayDep) -> None:
         declared = request.headers.get("content-length", "")
         lane = request.app.state.backfill_lane
         if declared.isdigit() and int(declared) > SMALL_BODY_BYTES and lane.defers_unparsed(gateway.enterprise_id):
-            await discard_body(request)
-            await _defer(kind, lane)
+            if not await lane.wait_for_room():
+                await discard_body(request)
+                _defer(kind, lane)
     return [Depends(defer_catching_up)] if kind.reports_late else []
 
 
@@ -84,8 +85,8 @@ def _admitted(kind: RecordKind) -> Any:
         lane = request.app.state.backfill_lane
         if kind.reports_late:  # a ledger batch tells nothing of whether its plant is catching up
             lane.note(gateway.enterprise_id, backfill)
-        if not lane.enter(backfill):
-            await _defer(kind, lane)
+        if not await lane.enter_or_wait(backfill):
+            _defer(kind, lane)
         entered = time.perf_counter()
         try:
             yield Admitted(records=records, now=now, pause=lane.pause_for(backfill))

@@ -264,6 +264,45 @@ async def test_a_refused_batch_is_answered_a_random_part_of_a_second_later_holdi
     assert asyncio.get_running_loop().time() - started >= 0.4
 
 
+async def test_a_backfill_batch_finding_no_place_is_stored_when_one_frees_while_it_waits(client, engine, plant,
+                                                                                         busy):
+    """Refused at once, a batch would leave the place it could have had empty until some gateway came back."""
+    busy.answer_spread_seconds, busy.fraction = 30.0, lambda: 1.0
+    old = [movement(passTime=beijing(datetime.now(UTC) - timedelta(days=2)), reupload=True) for _ in range(3)]
+    waiting = asyncio.create_task(client.post("/api/v1/movements", json=batch(plant, *old), headers=plant.auth))
+    await asyncio.sleep(0.3)
+    assert not waiting.done()
+    busy.leave(True)
+    answer = await asyncio.wait_for(waiting, 10)
+    assert answer.status_code == 200 and answer.json()["accepted"] == 3
+    assert await scalar(engine, "SELECT count(*) FROM movement WHERE record_id = ANY(:ids)",
+                        ids=[r["recordId"] for r in old]) == 3
+
+
+async def test_batches_waiting_for_a_place_take_them_in_turn_and_give_up_at_their_time():
+    lane = BackfillLane(capacity=10, reserve=2, max_backfill=1, answer_spread_seconds=30, fraction=lambda: 1.0)
+    assert lane.enter(True)
+    first = asyncio.create_task(lane.enter_or_wait(True))
+    await asyncio.sleep(0.01)
+    second = asyncio.create_task(lane.enter_or_wait(True))
+    await asyncio.sleep(0.05)
+    assert not first.done() and not second.done()
+    assert await asyncio.wait_for(lane.enter_or_wait(False), 1)  # a live batch never waits
+    lane.leave(False)  # no backfill place freed: both wait on
+    await asyncio.sleep(0.05)
+    assert not first.done() and not second.done()
+    lane.leave(True)
+    assert await asyncio.wait_for(first, 1)
+    await asyncio.sleep(0.05)
+    assert not second.done()  # the one place went to the batch that waited longest
+    lane.leave(True)
+    assert await asyncio.wait_for(second, 1)
+    lane.answer_spread_seconds, lane.fraction = 0.2, lambda: 0.5
+    started = asyncio.get_running_loop().time()
+    assert not await lane.enter_or_wait(True)  # no place came: refused after its part of the spread
+    assert asyncio.get_running_loop().time() - started >= 0.1
+
+
 async def test_a_backfill_batch_goes_ahead_when_the_worker_has_room(client, plant):
     old = [movement(passTime=beijing(datetime.now(UTC) - timedelta(days=2))) for _ in range(3)]
     answer = await client.post("/api/v1/movements", json=batch(plant, *old), headers=plant.auth)
