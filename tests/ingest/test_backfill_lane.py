@@ -280,27 +280,40 @@ async def test_a_backfill_batch_finding_no_place_is_stored_when_one_frees_while_
 
 
 async def test_batches_waiting_for_a_place_take_them_in_turn_and_give_up_at_their_time():
-    lane = BackfillLane(capacity=10, reserve=2, max_backfill=1, answer_spread_seconds=30, fraction=lambda: 1.0)
-    assert lane.enter(True)
+    lane = BackfillLane(capacity=4, reserve=2, max_backfill=2, answer_spread_seconds=30, fraction=lambda: 1.0)
+    assert lane.enter(True) and lane.enter(True)
     first = asyncio.create_task(lane.enter_or_wait(True))
     await asyncio.sleep(0.01)
     second = asyncio.create_task(lane.enter_or_wait(True))
     await asyncio.sleep(0.05)
     assert not first.done() and not second.done()
-    assert await asyncio.wait_for(lane.enter_or_wait(False), 1)  # a live batch never waits
-    lane.leave(False)  # no backfill place freed: both wait on
+    lane.leave(True)
+    assert lane.enter(True)  # a batch arriving took the place before the one woken for it could
     await asyncio.sleep(0.05)
     assert not first.done() and not second.done()
     lane.leave(True)
-    assert await asyncio.wait_for(first, 1)
+    assert await asyncio.wait_for(first, 1)  # it kept its turn
     await asyncio.sleep(0.05)
-    assert not second.done()  # the one place went to the batch that waited longest
+    assert not second.done()
     lane.leave(True)
     assert await asyncio.wait_for(second, 1)
     lane.answer_spread_seconds, lane.fraction = 0.2, lambda: 0.5
     started = asyncio.get_running_loop().time()
     assert not await lane.enter_or_wait(True)  # no place came: refused after its part of the spread
     assert asyncio.get_running_loop().time() - started >= 0.1
+
+
+async def test_beside_live_batches_a_place_freed_is_theirs_and_the_waiting_batch_is_refused():
+    lane = BackfillLane(capacity=10, reserve=2, max_backfill=1, answer_spread_seconds=0.3, fraction=lambda: 1.0)
+    assert lane.enter(True)
+    assert await asyncio.wait_for(lane.enter_or_wait(False), 1)  # a live batch never waits
+    lane.leave(False, seconds=0.001)
+    started = asyncio.get_running_loop().time()
+    waiting = asyncio.create_task(lane.enter_or_wait(True))
+    await asyncio.sleep(0.05)
+    lane.leave(True)
+    assert not await waiting
+    assert asyncio.get_running_loop().time() - started >= 0.3
 
 
 async def test_a_backfill_batch_goes_ahead_when_the_worker_has_room(client, plant):
