@@ -52,8 +52,8 @@ def _defer(kind: RecordKind, lane: BackfillLane) -> NoReturn:
 
 def _batch_guards(kind: RecordKind) -> list[Any]:
     """Run after the credential and before the body is parsed: for a kind that can be 补传, a large batch from a
-    plant catching up waits while the lane would refuse backfill, and is refused unparsed if no place frees
-    meanwhile (limits.py)."""
+    plant catching up, while the lane would refuse backfill, is held as the lane holds any batch finding no
+    place, and refused unparsed unless the lane has room for it by then (limits.py)."""
     async def defer_catching_up(request: Request, gateway: GatewayDep) -> None:
         declared = request.headers.get("content-length", "")
         lane = request.app.state.backfill_lane
