@@ -101,8 +101,8 @@ class BackfillLane:
     refused together (as after an outage, when they all reconnect at once) they would come back together every
     time, a burst that takes the worker whole while a live pass waits behind it. While no live batch is
     around, it waits for a place meanwhile, and is taken as soon as one frees (the batches waiting take them in
-    turn): refused, it would leave that place empty until some gateway came back for it, and 50 plants
-    re-sending left the machine 40 % idle and drained a third slower (docs/benchmarks.md). Beside live
+    turn): refused, it would leave that place empty until some gateway came back for it (50 plants re-sending
+    left the machine 35-48 % idle; waiting, they drain a third faster: docs/benchmarks.md). Beside live
     batches it is refused all the same: the place it leaves empty until then is room the live passes have,
     and filling it took their p99 in a storm from 30-38 ms to 53-54 ms. Either way it holds no CPU and no
     database connection: a batch waits before it takes one.
