@@ -13,6 +13,8 @@ from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from service import metrics
+
 
 @dataclass
 class RateLimiter:
@@ -100,11 +102,11 @@ class BackfillLane:
     is whole seconds, so gateways that honour it come back on the fraction of a second they were answered at:
     refused together (as after an outage, when they all reconnect at once) they would come back together every
     time, a burst that takes the worker whole while a live pass waits behind it. While no live batch is
-    around, it waits for a place meanwhile, and is taken as soon as one frees (the batches waiting take them in
-    turn): refused, it would leave that place empty until some gateway came back for it (50 plants re-sending
-    left the machine 35-48 % idle; waiting, they drain a third faster: docs/benchmarks.md). Beside live
-    batches it is refused all the same: the place it leaves empty until then is room the live passes have,
-    and filling it took their p99 in a storm from 30-38 ms to 53-54 ms. Either way it holds no CPU and no
+    around, it waits for a place meanwhile, and is taken as soon as one frees or the lane opens (the batches
+    waiting take them in turn): refused, it would leave that place empty until some gateway came back for it
+    (50 plants re-sending left the machine 35-48 % idle; waiting, they drain a third faster: docs/benchmarks.md).
+    Beside live batches it is refused all the same: the place it leaves empty until then is room the live passes
+    have, and filling it took their p99 in a storm from 30-38 ms to 53-54 ms. Either way it holds no CPU and no
     database connection: a batch waits before it takes one.
 
     A plant whose last batch here was backfill is catching up (for `catching_up_seconds` after that batch):
@@ -211,26 +213,57 @@ class BackfillLane:
     async def wait_for_room(self) -> bool:
         """Wait until the lane would take a backfill batch (True), up to a random part of
         `answer_spread_seconds` (False). Beside live batches, wait that part and say no."""
-        deadline = self.clock() + self.answer_spread_seconds * self.fraction()
+        started = self.clock()
+        deadline = started + self.answer_spread_seconds * self.fraction()
         if self._beside_live():
             await asyncio.sleep(max(0.0, deadline - self.clock()))
+            metrics.BACKFILL_WAIT.labels("beside_live").observe(self.clock() - started)
             return False
-        waited = False
+        room = await self._wait_in_turn(deadline)
+        metrics.BACKFILL_WAIT.labels("room" if room else "no_room").observe(self.clock() - started)
+        return room
+
+    async def _wait_in_turn(self, deadline: float) -> bool:
+        waiter: asyncio.Future[None] | None = None
         while not self._takes_backfill():
-            remaining = deadline - self.clock()
-            if remaining <= 0:
+            now = self.clock()
+            if now >= deadline:
                 return False
+            turn_kept = waiter is not None  # woken for a place another batch took first, or by the clock
             waiter = asyncio.get_running_loop().create_future()
-            if waited:  # woken for a place another batch took first: it keeps its turn
+            if turn_kept:
                 self._waiting.appendleft(waiter)
             else:
                 self._waiting.append(waiter)
-            waited = True
             try:
-                await asyncio.wait_for(waiter, remaining)
+                # Not wait_for: on Python 3.11 it swallows a cancellation that comes after the wake-up.
+                async with asyncio.timeout(min(deadline, self._opens_by_itself()) - now):
+                    await waiter
             except TimeoutError:
-                return self._takes_backfill()
+                self._stop_waiting(waiter)  # and look again: the lane may have opened by itself
+            except asyncio.CancelledError:
+                if not self._stop_waiting(waiter):
+                    self._wake_next()  # its client went away after it was woken: the place is the next one's
+                raise
         return True
+
+    def _stop_waiting(self, waiter: asyncio.Future[None]) -> bool:
+        """Take a waiter out of the queue (True), unless it was woken already (False)."""
+        if waiter in self._waiting:
+            self._waiting.remove(waiter)
+            return True
+        return not waiter.done() or waiter.cancelled()
+
+    def _opens_by_itself(self) -> float:
+        """When the lane may take backfill with nothing leaving: it reopens after a hold, or the second after
+        the latest live batch ends and its own limit applies again. No time sooner than a departure."""
+        opens = math.inf
+        now = self.clock()
+        if self._closed_until > now:
+            opens = self._closed_until
+        if not self._live and now - self._last_live < self.hold_seconds:
+            opens = min(opens, self._last_live + self.hold_seconds)
+        return opens
 
     def _wake_next(self) -> None:
         """A place may have freed: the longest waiting batch looks (one wakes a place; it waits again if taken)."""

@@ -33,6 +33,10 @@ BATCH_RECORDS = Histogram("hj1321_batch_records", "Records per posted batch", ["
                           buckets=(1, 2, 5, 10, 25, 50, 100, 200, 300, 400, 500))
 BACKFILL_DEFERRED = Counter("hj1321_backfill_deferred_total",
                             "补传 batches told to come back later so that live passes went first", ["kind"])
+BACKFILL_WAIT = Histogram("hj1321_backfill_wait_seconds",
+                          "Time a 补传 batch finding no place was held, by how it ended: room (a place freed), "
+                          "no_room (none did: deferred) or beside_live (deferred: live batches were around)",
+                          ["outcome"], buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 2.0))
 PHOTO_BYTES = Counter("hj1321_photo_bytes_total", "Bytes of photos newly stored", ["source"])
 DB_POOL_IN_USE = Gauge("hj1321_db_pool_connections_in_use", "Database connections checked out of the pool",
                        multiprocess_mode="livesum")
@@ -95,7 +99,7 @@ def every_metric_name() -> set[str]:
     for metric in (HTTP_REQUESTS, HTTP_DURATION, RECORDS, RECORD_ERRORS, BATCH_RECORDS, PHOTO_BYTES,
                    DB_POOL_IN_USE, DB_POOL_WAIT, DATABASE_UP, ENTERPRISE_LAST_SEEN, ENTERPRISE_CLOCK_SKEW,
                    AUDIT_ENTRIES, AUDIT_WRITE_FAILURES, EMERGENCY_VIOLATIONS, BACKFILL_DEFERRED,
-                   MAINTENANCE_LAST_SUCCESS, RETENTION_REMOVED):
+                   BACKFILL_WAIT, MAINTENANCE_LAST_SUCCESS, RETENTION_REMOVED):
         for family in metric.describe():
             if family.type == "counter":
                 names.add(f"{family.name}_total")

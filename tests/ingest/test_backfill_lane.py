@@ -303,6 +303,73 @@ async def test_batches_waiting_for_a_place_take_them_in_turn_and_give_up_at_thei
     assert asyncio.get_running_loop().time() - started >= 0.1
 
 
+async def test_a_waiting_batch_is_taken_when_the_second_after_a_live_batch_ends_with_nothing_leaving():
+    """Beside live batches fewer backfill batches are in flight; the room that opens a second after the last
+    live one is no departure, and must still wake the batch waiting for it."""
+    lane = BackfillLane(capacity=10, reserve=2, max_backfill=2, max_backfill_beside_live=1, hold_seconds=0.3,
+                        answer_spread_seconds=30, fraction=lambda: 1.0)
+    assert lane.enter(True) and lane.enter(True)
+    waiting = asyncio.create_task(lane.enter_or_wait(True))
+    await asyncio.sleep(0.02)
+    assert lane.enter(False)
+    lane.leave(False, seconds=0.001)
+    lane.leave(True)  # one 补传 batch in flight: the limit beside live batches, for 0.3 s more
+    await asyncio.sleep(0.1)
+    assert not waiting.done()
+    assert await asyncio.wait_for(waiting, 2)
+    assert not lane.enter(True)  # it took the second place
+
+
+async def test_a_waiting_batch_is_taken_when_the_lane_reopens_after_slow_live_batches():
+    lane = BackfillLane(capacity=10, reserve=2, max_backfill=2, live_seconds=0.01, hold_seconds=0.3,
+                        answer_spread_seconds=30, fraction=lambda: 1.0)
+    assert lane.enter(True) and lane.enter(True)
+    waiting = asyncio.create_task(lane.enter_or_wait(True))
+    await asyncio.sleep(0.02)
+    assert lane.enter(False)
+    await asyncio.sleep(0.1)
+    lane.leave(False, seconds=0.1)  # slow: the lane closes for 0.3 s, past the second after this live batch
+    lane.leave(True)
+    await asyncio.sleep(0.1)
+    assert not waiting.done()
+    assert await asyncio.wait_for(waiting, 2)
+
+
+async def test_a_batch_woken_for_a_place_whose_client_goes_away_hands_the_place_to_the_next():
+    lane = BackfillLane(capacity=4, reserve=2, max_backfill=2, answer_spread_seconds=30, fraction=lambda: 1.0)
+    assert lane.enter(True) and lane.enter(True)
+    gone = asyncio.create_task(lane.enter_or_wait(True))
+    await asyncio.sleep(0.01)
+    next_ = asyncio.create_task(lane.enter_or_wait(True))
+    await asyncio.sleep(0.01)
+    lane.leave(True)  # wakes the first waiting batch ...
+    gone.cancel()  # ... whose client goes away before it takes the place
+    assert await asyncio.wait_for(next_, 2)
+    with pytest.raises(asyncio.CancelledError):
+        await gone
+    assert not lane.enter(True)  # the next batch took the place
+
+
+async def test_how_long_batches_waited_and_how_it_ended_is_a_metric():
+    from prometheus_client import REGISTRY
+
+    def waits(outcome: str) -> float:
+        return REGISTRY.get_sample_value("hj1321_backfill_wait_seconds_count", {"outcome": outcome}) or 0.0
+
+    before = {outcome: waits(outcome) for outcome in ("room", "no_room", "beside_live")}
+    lane = BackfillLane(capacity=4, reserve=2, max_backfill=2, answer_spread_seconds=0.05, fraction=lambda: 1.0)
+    assert lane.enter(True) and lane.enter(True)
+    assert not await lane.enter_or_wait(True)
+    waiting = asyncio.create_task(lane.enter_or_wait(True))
+    await asyncio.sleep(0.01)
+    lane.leave(True)
+    assert await waiting
+    assert lane.enter(False)
+    assert not await lane.enter_or_wait(True)
+    assert {outcome: waits(outcome) - before[outcome] for outcome in before} == {
+        "room": 1, "no_room": 1, "beside_live": 1}
+
+
 async def test_beside_live_batches_a_place_freed_is_theirs_and_the_waiting_batch_is_refused():
     lane = BackfillLane(capacity=10, reserve=2, max_backfill=1, answer_spread_seconds=0.3, fraction=lambda: 1.0)
     assert lane.enter(True)
