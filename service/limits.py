@@ -153,7 +153,8 @@ class BackfillLane:
         if not self._live:
             return await let_others_in()
         try:
-            await asyncio.wait_for(self._no_live.wait(), self.give_way_seconds)
+            async with asyncio.timeout(self.give_way_seconds):
+                await self._no_live.wait()
         except TimeoutError:
             pass  # bounded: a steady stream of live batches must not stop backfill altogether
 
