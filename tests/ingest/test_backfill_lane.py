@@ -2,6 +2,7 @@
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import orjson
 import pytest
@@ -279,12 +280,25 @@ async def test_a_backfill_batch_finding_no_place_is_stored_when_one_frees_while_
                         ids=[r["recordId"] for r in old]) == 3
 
 
-async def test_batches_waiting_for_a_place_take_them_in_turn_and_give_up_at_their_time():
-    lane = BackfillLane(capacity=4, reserve=2, max_backfill=2, answer_spread_seconds=30, fraction=lambda: 1.0)
+def full_lane(**limits: Any) -> BackfillLane:
+    """A lane whose two 补传 places are taken, where a batch finding none waits for one up to 30 s."""
+    lane = BackfillLane(**{"capacity": 4, "reserve": 2, "max_backfill": 2, "answer_spread_seconds": 30,
+                           "fraction": lambda: 1.0, **limits})
     assert lane.enter(True) and lane.enter(True)
-    first = asyncio.create_task(lane.enter_or_wait(True))
+    return lane
+
+
+async def waiting_batch(lane: BackfillLane) -> asyncio.Task[bool]:
+    """A 补传 batch that has started waiting for a place."""
+    task = asyncio.create_task(lane.enter_or_wait(True))
     await asyncio.sleep(0.01)
-    second = asyncio.create_task(lane.enter_or_wait(True))
+    return task
+
+
+async def test_batches_waiting_for_a_place_take_them_in_turn_and_give_up_at_their_time():
+    lane = full_lane()
+    first = await waiting_batch(lane)
+    second = await waiting_batch(lane)
     await asyncio.sleep(0.05)
     assert not first.done() and not second.done()
     lane.leave(True)
@@ -306,11 +320,8 @@ async def test_batches_waiting_for_a_place_take_them_in_turn_and_give_up_at_thei
 async def test_a_waiting_batch_is_taken_when_the_second_after_a_live_batch_ends_with_nothing_leaving():
     """Beside live batches fewer backfill batches are in flight; the room that opens a second after the last
     live one is no departure, and must still wake the batch waiting for it."""
-    lane = BackfillLane(capacity=10, reserve=2, max_backfill=2, max_backfill_beside_live=1, hold_seconds=0.3,
-                        answer_spread_seconds=30, fraction=lambda: 1.0)
-    assert lane.enter(True) and lane.enter(True)
-    waiting = asyncio.create_task(lane.enter_or_wait(True))
-    await asyncio.sleep(0.02)
+    lane = full_lane(capacity=10, max_backfill_beside_live=1, hold_seconds=0.3)
+    waiting = await waiting_batch(lane)
     assert lane.enter(False)
     lane.leave(False, seconds=0.001)
     lane.leave(True)  # one 补传 batch in flight: the limit beside live batches, for 0.3 s more
@@ -321,11 +332,8 @@ async def test_a_waiting_batch_is_taken_when_the_second_after_a_live_batch_ends_
 
 
 async def test_a_waiting_batch_is_taken_when_the_lane_reopens_after_slow_live_batches():
-    lane = BackfillLane(capacity=10, reserve=2, max_backfill=2, live_seconds=0.01, hold_seconds=0.3,
-                        answer_spread_seconds=30, fraction=lambda: 1.0)
-    assert lane.enter(True) and lane.enter(True)
-    waiting = asyncio.create_task(lane.enter_or_wait(True))
-    await asyncio.sleep(0.02)
+    lane = full_lane(capacity=10, live_seconds=0.01, hold_seconds=0.3)
+    waiting = await waiting_batch(lane)
     assert lane.enter(False)
     await asyncio.sleep(0.1)
     lane.leave(False, seconds=0.1)  # slow: the lane closes for 0.3 s, past the second after this live batch
@@ -336,12 +344,9 @@ async def test_a_waiting_batch_is_taken_when_the_lane_reopens_after_slow_live_ba
 
 
 async def test_a_batch_woken_for_a_place_whose_client_goes_away_hands_the_place_to_the_next():
-    lane = BackfillLane(capacity=4, reserve=2, max_backfill=2, answer_spread_seconds=30, fraction=lambda: 1.0)
-    assert lane.enter(True) and lane.enter(True)
-    gone = asyncio.create_task(lane.enter_or_wait(True))
-    await asyncio.sleep(0.01)
-    next_ = asyncio.create_task(lane.enter_or_wait(True))
-    await asyncio.sleep(0.01)
+    lane = full_lane()
+    gone = await waiting_batch(lane)
+    next_ = await waiting_batch(lane)
     lane.leave(True)  # wakes the first waiting batch ...
     gone.cancel()  # ... whose client goes away before it takes the place
     assert await asyncio.wait_for(next_, 2)
@@ -357,11 +362,9 @@ async def test_how_long_batches_waited_and_how_it_ended_is_a_metric():
         return REGISTRY.get_sample_value("hj1321_backfill_wait_seconds_count", {"outcome": outcome}) or 0.0
 
     before = {outcome: waits(outcome) for outcome in ("room", "no_room", "beside_live")}
-    lane = BackfillLane(capacity=4, reserve=2, max_backfill=2, answer_spread_seconds=0.05, fraction=lambda: 1.0)
-    assert lane.enter(True) and lane.enter(True)
+    lane = full_lane(answer_spread_seconds=0.05)
     assert not await lane.enter_or_wait(True)
-    waiting = asyncio.create_task(lane.enter_or_wait(True))
-    await asyncio.sleep(0.01)
+    waiting = await waiting_batch(lane)
     lane.leave(True)
     assert await waiting
     assert lane.enter(False)
