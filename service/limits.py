@@ -253,16 +253,13 @@ class BackfillLane:
         if waiter in self._waiting:
             self._waiting.remove(waiter)
             return True
-        return not waiter.done() or waiter.cancelled()
+        return waiter.cancelled()  # out of the queue: woken (a result) or passed over (cancelled by its timeout)
 
     def _opens_by_itself(self) -> float:
         """When the lane may take backfill with nothing leaving: it reopens after a hold, or the second after
         the latest live batch ends and its own limit applies again. No time sooner than a departure."""
-        opens = math.inf
-        now = self.clock()
-        if self._closed_until > now:
-            opens = self._closed_until
-        if not self._live and now - self._last_live < self.hold_seconds:
+        opens = self._closed_until if self._closed_until > self.clock() else math.inf
+        if not self._live and self._beside_live():
             opens = min(opens, self._last_live + self.hold_seconds)
         return opens
 

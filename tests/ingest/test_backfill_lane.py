@@ -320,11 +320,11 @@ async def test_batches_waiting_for_a_place_take_them_in_turn_and_give_up_at_thei
 async def test_a_waiting_batch_is_taken_when_the_second_after_a_live_batch_ends_with_nothing_leaving():
     """Beside live batches fewer backfill batches are in flight; the room that opens a second after the last
     live one is no departure, and must still wake the batch waiting for it."""
-    lane = full_lane(capacity=10, max_backfill_beside_live=1, hold_seconds=0.3)
+    lane = full_lane(capacity=10, max_backfill_beside_live=1, hold_seconds=1.0)
     waiting = await waiting_batch(lane)
     assert lane.enter(False)
     lane.leave(False, seconds=0.001)
-    lane.leave(True)  # one 补传 batch in flight: the limit beside live batches, for 0.3 s more
+    lane.leave(True)  # one 补传 batch in flight: the limit beside live batches, for a second more
     await asyncio.sleep(0.1)
     assert not waiting.done()
     assert await asyncio.wait_for(waiting, 2)
@@ -332,11 +332,11 @@ async def test_a_waiting_batch_is_taken_when_the_second_after_a_live_batch_ends_
 
 
 async def test_a_waiting_batch_is_taken_when_the_lane_reopens_after_slow_live_batches():
-    lane = full_lane(capacity=10, live_seconds=0.01, hold_seconds=0.3)
+    lane = full_lane(capacity=10, live_seconds=0.01, hold_seconds=1.0)
     waiting = await waiting_batch(lane)
     assert lane.enter(False)
     await asyncio.sleep(0.1)
-    lane.leave(False, seconds=0.1)  # slow: the lane closes for 0.3 s, past the second after this live batch
+    lane.leave(False, seconds=0.1)  # slow: the lane closes for a second, past the second after this live batch
     lane.leave(True)
     await asyncio.sleep(0.1)
     assert not waiting.done()
