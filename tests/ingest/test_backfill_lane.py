@@ -9,7 +9,7 @@ import pytest
 
 from service.ingest.kinds import INPLANT_VEHICLES, MOVEMENTS
 from service.ingest.service import is_backfill
-from service.limits import BackfillLane
+from service.limits import GIVE_WAY_SECONDS, BackfillLane
 from tests.conftest import flush_audit, scalar
 from tests.factories import batch, beijing, inplant_vehicle, movement
 
@@ -468,10 +468,12 @@ def test_no_backfill_at_all_beside_live_passes_is_refused_as_a_setting():
 def test_the_lane_takes_its_limits_from_the_settings(settings):
     from service.app import create_app
 
-    lane = create_app(settings.model_copy(update={"backfill_max_in_flight": 4,
-                                                  "backfill_max_in_flight_beside_live": 3})).state.backfill_lane
+    lane = create_app(settings.model_copy(update={
+        "backfill_max_in_flight": 4, "backfill_max_in_flight_beside_live": 3,
+        "backfill_live_latency_ms": 70, "backfill_retry_spread_seconds": 5})).state.backfill_lane
     assert (lane.max_backfill, lane.max_backfill_beside_live) == (4, 3)
-    assert lane.give_way_seconds > 0 and lane.answer_spread_seconds > 0
+    assert (lane.live_seconds, lane.retry_spread) == (0.07, 5)
+    assert lane.give_way_seconds == GIVE_WAY_SECONDS  # the lane on: backfill gives way to live batches
     off = create_app(settings.model_copy(update={"backfill_max_in_flight": 0})).state.backfill_lane
     assert off.give_way_seconds == 0
     assert off.enter(False)  # beside a live batch
