@@ -257,14 +257,15 @@ class BackfillLane:
 
     def _opens_by_itself(self) -> float:
         """When the lane may take backfill with nothing leaving: it reopens after a hold, or the second after
-        the latest live batch ends and its own limit applies again. No time sooner than a departure."""
+        the latest live batch ends and its own limit applies again. math.inf: only a departure can open it."""
         opens = self._closed_until if self._closed_until > self.clock() else math.inf
         if not self._live and self._beside_live():
             opens = min(opens, self._last_live + self.hold_seconds)
         return opens
 
     def _wake_next(self) -> None:
-        """A place may have freed: the longest waiting batch looks (one wakes a place; it waits again if taken)."""
+        """A place may have freed: wake the longest waiting batch, one for the place. If another batch took the
+        place first, the woken one waits again at the head of the queue."""
         while self._waiting:
             waiter = self._waiting.popleft()
             if not waiter.done():  # else it stopped waiting
