@@ -9,12 +9,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.db import run_sql
 from service.ingest.kinds import RecordKind
-from service.ingest.models import on_day
 
 # COLLATE "C": the bytewise order of the record ids' UTF-8, which a gateway can reproduce anywhere.
-_DAY = text(f"""
-    SELECT record_id, content_hash FROM movement AS m
-    WHERE m.enterprise_id = :e AND {on_day(":day")} AND m.pass_date = :day
+_DAY = text("""
+    SELECT record_id, content_hash FROM movement WHERE enterprise_id = :e AND pass_date = :day
     ORDER BY record_id COLLATE "C"
 """)
 

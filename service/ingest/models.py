@@ -98,19 +98,6 @@ ALERT_CANDIDATE = f"""({HEAVY}) AND (emission_standard IS NULL OR emission_stand
     OR (emission_standard = '5' AND fuel_type IN ('E', 'F')) OR use_nature = 'R')"""
 
 
-def on_day(day: str, alias: str = "m") -> str:
-    """SQL: the movements of a Beijing day (`day`, an SQL date), as a pass_time range, which the
-    (enterprise, pass_time) index reads as fast as it read an (enterprise, pass_date) one. Movements carry no such
-    index: it was a sixth index entry a movement, 5 % of its WAL (docs/benchmarks.md). Beijing keeps UTC+8 all
-    year.
-
-    Where the day is a constant, add `pass_date = day` as well, so that only its partition is planned. Not in a
-    join: there the planner reads (enterprise, pass_date) through the primary key, skipping over its record ids,
-    which took five times as long as the range."""
-    start = f"((CAST({day} AS date) - interval '8 hours') AT TIME ZONE 'UTC')"
-    return f"{alias}.pass_time >= {start} AND {alias}.pass_time < {start} + interval '1 day'"
-
-
 class MovementKey(SQLModel, table=True):
     """The natural key of a movement, unique across every month; `pass_date` says where its row is."""
 
@@ -144,6 +131,7 @@ class Movement(RecordMeta, MovementData, table=True):
     __table_args__ = (
         PrimaryKeyConstraint("enterprise_id", "record_id", "pass_date"),
         Index("ix_movement_enterprise_id_pass_time", "enterprise_id", "pass_time"),
+        Index("ix_movement_enterprise_id_pass_date", "enterprise_id", "pass_date"),
         # A vehicle's passes: the watch-list's findings and the bureau's plate search.
         Index("ix_movement_plate_no_pass_time", "plate_no", "pass_time"),
         Index("ix_movement_alert_candidates", "enterprise_id", "pass_time", postgresql_where=text(ALERT_CANDIDATE)),

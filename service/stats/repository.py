@@ -8,7 +8,7 @@ from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.db import run_sql
-from service.ingest.models import HEAVY, on_day
+from service.ingest.models import HEAVY
 
 # DO UPDATE, not DO NOTHING: the marker row stays locked until the marking transaction commits,
 # so a reader claiming it (below) waits, and then recounts with that transaction's records in view.
@@ -41,7 +41,7 @@ _RECOUNT = text(f"""
                        PARTITION BY m.enterprise_id, m.plate_no ORDER BY m.pass_time, m.id
                        ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING)
                    <= m.pass_time + interval '24 hours', false) AS paired
-        FROM movement AS m JOIN span AS s ON m.enterprise_id = s.enterprise_id AND {on_day("s.day")}
+        FROM movement AS m JOIN span AS s ON m.enterprise_id = s.enterprise_id AND m.pass_date = s.day
     )
     INSERT INTO movement_day_stat (enterprise_id, pass_date, gate_no, barrier_no, direction, emission_standard,
                                    heavy, records, complete, late, reupload, paired_entries, tonnes,
@@ -90,10 +90,10 @@ _MISSING_IDS = text("""
     ORDER BY 1, 2, 3
     LIMIT :cap
 """)
-_SEQ_GAPS = text(f"""
+_SEQ_GAPS = text("""
     WITH seqs AS (
         SELECT gate_no, barrier_no, seq, lead(seq) OVER (PARTITION BY gate_no, barrier_no ORDER BY seq) AS next_seq
-        FROM movement AS m WHERE m.enterprise_id = :e AND {on_day(":day")} AND m.pass_date = :day AND seq IS NOT NULL
+        FROM movement WHERE enterprise_id = :e AND pass_date = :day AND seq IS NOT NULL
     )
     SELECT gate_no, barrier_no, seq + 1, next_seq - 1 FROM seqs WHERE next_seq > seq + 1
     ORDER BY 1, 2, 3
