@@ -21,7 +21,8 @@
 Prints one line per stage and the ratios of the last stage to the first. Each stage also prints how much
 of its measuring time some task on the machine waited for the disk or for a core (Linux pressure stall
 information, the service's own reads from disk included): on a shared machine, what the figures were
-measured against. Bounded in count and time; loopback only. 50 million movements need about 30 GB of
+measured against; and how the ingest's 4 client connections spread over the 2 workers, which the kernel
+decides by their addresses (all four on one worker cost the throughput benchmark a fifth). Bounded in count and time; loopback only. 50 million movements need about 30 GB of
 disk.
 """
 
@@ -54,6 +55,7 @@ from loadtests.throughput import (
     scratch_folder,
     settle,
     start_service,
+    with_spread,
 )
 from service.embedded_db import start_embedded
 from service.migrate import upgrade_to_head
@@ -151,10 +153,13 @@ def live_batches(posting: list[tuple[int, str, str]], stage: int) -> list[tuple[
     return batches
 
 
-async def measure(base: str, headers: dict[str, str], codes: list[str], posting: list[tuple[int, str, str]],
-                  batches: list[tuple[str, dict[str, Any]]], stage: int) -> dict[str, float]:
+async def measure(base: str, supervisor: int, headers: dict[str, str], codes: list[str],
+                  posting: list[tuple[int, str, str]], batches: list[tuple[str, dict[str, Any]]],
+                  stage: int) -> tuple[dict[str, float], str]:
+    """The stage's figures, and how the ingest's 4 connections spread over the 2 workers (all on one: about a
+    fifth slower, whatever the store holds)."""
     bodies = [(key, orjson.dumps(body)) for key, body in batches]
-    seconds = await run_service(base, bodies, 4)
+    seconds, spread = await with_spread(run_service(base, bodies, 4), supervisor, int(base.rsplit(":", 1)[1]), 4)
     figures: dict[str, float] = {"ingest records/s": len(bodies) * BATCH / seconds}
     singles = await run_single_records(base, posting, 100, 10, seed=10_000 * (stage + 1))
     figures["single p50 ms"] = percentile(singles, 0.5) * 1000
@@ -185,7 +190,7 @@ async def measure(base: str, headers: dict[str, str], codes: list[str], posting:
                                                               plants)
             figures[f"{name}daily report p95 ms"] = await p95("/api/v1/reports/daily", report, 6)
             figures[f"{name}movements page p95 ms"] = await p95("/api/v1/movements", {"limit": "100"}, 30, plants)
-    return figures
+    return figures, spread
 
 
 def main() -> None:
@@ -238,7 +243,7 @@ def main() -> None:
             asyncio.run(hold_photos(dsn, [body for _, body in batches]))
             before = {resource: stalled_microseconds(resource) for resource in ("io", "cpu")}
             measuring = time.perf_counter()
-            figures = asyncio.run(measure(base, headers, codes, posting, batches, stage))
+            figures, spread = asyncio.run(measure(base, process.pid, headers, codes, posting, batches, stage))
             for resource, since in before.items():
                 now = stalled_microseconds(resource)
                 if since is not None and now is not None:
@@ -248,8 +253,9 @@ def main() -> None:
             process.wait(timeout=60)
         count = asyncio.run(stored(dsn))
         results.append((count, figures))
-        print(f"{count:>12,} stored (stage ready in {time.perf_counter() - started:.0f} s): "
-              + ", ".join(f"{name} {value:,.1f}" for name, value in figures.items()), flush=True)
+        print(f"{count:>12,} stored (stage ready in {time.perf_counter() - started:.0f} s; ingest connections on "
+              f"each worker {spread}): " + ", ".join(f"{name} {value:,.1f}" for name, value in figures.items()),
+              flush=True)
     (first_count, first), (last_count, last) = results[0], results[-1]
     print(f"{last_count:,} against {first_count:,}: ingest {last['ingest records/s'] / first['ingest records/s']:.2f} "
           "(target >= 0.8); " + ", ".join(f"{name} {last[name] / first[name]:.2f}x" for name in first
