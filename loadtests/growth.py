@@ -22,8 +22,8 @@ Prints one line per stage and the ratios of the last stage to the first. Each st
 of its measuring time some task on the machine waited for the disk or for a core (Linux pressure stall
 information, the service's own reads from disk included): on a shared machine, what the figures were
 measured against; and how the ingest's 4 client connections spread over the 2 workers, which the kernel
-decides by their addresses (all four on one worker cost the throughput benchmark a fifth). Bounded in count and time; loopback only. 50 million movements need about 30 GB of
-disk.
+decides by their addresses (all four on one worker cost the throughput benchmark a fifth). Bounded in count
+and time; loopback only. 50 million movements need about 30 GB of disk.
 """
 
 import argparse
