@@ -159,7 +159,7 @@ async def measure(base: str, supervisor: int, headers: dict[str, str], codes: li
     """The stage's figures, and how the ingest's 4 connections spread over the 2 workers (all on one: about a
     fifth slower, whatever the store holds)."""
     bodies = [(key, orjson.dumps(body)) for key, body in batches]
-    seconds, spread = await with_spread(run_service(base, bodies, 4), supervisor, int(base.rsplit(":", 1)[1]), 4)
+    seconds, spread = await with_spread(run_service(base, bodies, 4), supervisor, base, 4)
     figures: dict[str, float] = {"ingest records/s": len(bodies) * BATCH / seconds}
     singles = await run_single_records(base, posting, 100, 10, seed=10_000 * (stage + 1))
     figures["single p50 ms"] = percentile(singles, 0.5) * 1000

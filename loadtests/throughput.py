@@ -202,9 +202,11 @@ def connections_per_worker(supervisor: int, port: int) -> tuple[int, ...]:
     return tuple(sorted(counts, reverse=True))
 
 
-async def with_spread(phase: Awaitable[float], supervisor: int, port: int, clients: int) -> tuple[float, str]:
-    """The phase's result, and how its client connections spread over the workers (as "3+1"). The kernel spreads
-    them by their addresses: with 4 on 2 workers, all four land on one often, and the rate is then a fifth lower."""
+async def with_spread(phase: Awaitable[float], supervisor: int, base: str, clients: int) -> tuple[float, str]:
+    """The phase's result, and how its client connections spread over the workers of the service at `base` (as
+    "3+1"). The kernel spreads them by their addresses: with 4 on 2 workers, all four land on one often, and the
+    rate is then a fifth lower."""
+    port = int(base.rsplit(":", 1)[1])
     task = asyncio.ensure_future(phase)
     seen: Counter[tuple[int, ...]] = Counter()
     # A few samples: the connections are kept for the whole phase, and sampling costs the client CPU.
@@ -388,8 +390,8 @@ async def main_async(args: argparse.Namespace, workdir: Path, dsn: str) -> None:
     try:
         served = CpuMeter(process.pid)
         before = postgres.seconds(), served.seconds(), time.process_time()
-        service_seconds, spread = await with_spread(run_service(base, bodies, args.clients), process.pid,
-                                                    int(base.rsplit(":", 1)[1]), args.clients)
+        service_seconds, spread = await with_spread(run_service(base, bodies, args.clients), process.pid, base,
+                                                    args.clients)
         service_cpu = {"PostgreSQL": postgres.seconds() - before[0], "service": served.seconds() - before[1],
                        "client": time.process_time() - before[2]}
         service_rate = total / service_seconds
