@@ -156,8 +156,8 @@ def live_batches(posting: list[tuple[int, str, str]], stage: int) -> list[tuple[
 async def measure(base: str, supervisor: int, headers: dict[str, str], codes: list[str],
                   posting: list[tuple[int, str, str]], batches: list[tuple[str, dict[str, Any]]],
                   stage: int) -> tuple[dict[str, float], str]:
-    """The stage's figures, and how the ingest's 4 connections spread over the 2 workers (all on one: about a
-    fifth slower, whatever the store holds)."""
+    """The stage's figures, and how the ingest's 4 connections spread over the 2 workers (all on one cost the
+    throughput benchmark about a fifth of its rate)."""
     bodies = [(key, orjson.dumps(body)) for key, body in batches]
     seconds, spread = await with_spread(run_service(base, bodies, 4), supervisor, base, 4)
     figures: dict[str, float] = {"ingest records/s": len(bodies) * BATCH / seconds}
