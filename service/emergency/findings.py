@@ -20,7 +20,7 @@ import orjson
 from sqlalchemy import TextClause, text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from service.db import run_sql
+from service.db import planned_for_values, run_sql
 from service.emergency import repository
 from service.emergency.models import Alert
 from service.emergency.rules import GRADES, ban_for, rule_set_for, rule_sets
@@ -235,20 +235,11 @@ RULE_LABELS = {"stage_banned_during_alert": "应急期间禁用排放阶段车�
                "watchlisted_vehicle": "超标车辆进厂"}
 
 
-_CUSTOM_PLANS = text("SELECT current_setting('plan_cache_mode'), "
-                     "set_config('plan_cache_mode', 'force_custom_plan', true)")
-_RESTORE_PLANS = text("SELECT set_config('plan_cache_mode', :mode, true)")
-
-
 async def _judge(session: AsyncSession, statement: TextClause, params: dict[str, Any]) -> Sequence[Any]:
-    """Run a findings statement planned for its own parameters. The driver prepares statements, and after a
-    few runs PostgreSQL may switch to a generic plan, blind to the alerts' spans and bans: measured 10 s
-    instead of 0.4 s over 10 M movements."""
-    mode = (await run_sql(session, _CUSTOM_PLANS, {})).one()[0]
-    try:
+    """Run a findings statement planned for its own parameters: a generic plan is blind to the alerts' spans
+    and bans."""
+    async with planned_for_values(session):
         return (await run_sql(session, statement, params)).all()
-    finally:
-        await run_sql(session, _RESTORE_PLANS, {"mode": mode})
 
 
 def _params(alerts: Sequence[Alert], *, jurisdiction: str, region: str, first_day: date, last_day: date,

@@ -9,6 +9,7 @@ from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service import partitions
+from service.db import planned_for_values
 from service.enterprises.models import Enterprise
 from service.ingest.models import Movement, MovementVersion
 
@@ -49,17 +50,17 @@ async def movements_page(session: AsyncSession, *, region_prefix: str, enterpris
         newest = min(newest or date.max, partitions.beijing_month(after[0]))
     oldest = partitions.beijing_month(start) if start is not None else date.min
     rows: list[tuple[Movement, str]] = []
-    for month in reversed(await partitions.months(await session.connection())):
-        if newest is not None and month > newest:
-            continue
-        if month < oldest:
-            break
-        in_month = (statement.where(col(Movement.pass_date) >= month,
-                                    col(Movement.pass_date) < partitions.next_month(month))
-                    .order_by(col(Movement.pass_time).desc(), col(Movement.id).desc()).limit(limit - len(rows)))
-        rows += (await session.exec(in_month)).all()  # type: ignore[arg-type]
-        if len(rows) == limit:
-            break
+    months = [month for month in reversed(await partitions.months(await session.connection()))
+              if (newest is None or month <= newest) and month >= oldest]
+    # A generic plan reads the plant's whole month through the pass_date index and sorts it.
+    async with planned_for_values(session):
+        for month in months:
+            in_month = (statement.where(col(Movement.pass_date) >= month,
+                                        col(Movement.pass_date) < partitions.next_month(month))
+                        .order_by(col(Movement.pass_time).desc(), col(Movement.id).desc()).limit(limit - len(rows)))
+            rows += (await session.exec(in_month)).all()  # type: ignore[arg-type]
+            if len(rows) == limit:
+                break
     return rows
 
 
