@@ -1,4 +1,5 @@
-"""Bureau reads over HTTP: jurisdiction boundaries both ways, filters, keyset pages, versions, ledgers."""
+"""Bureau reads over HTTP: jurisdiction boundaries both ways, filters, keyset pages, versions, ledgers; and
+what a page reads, counted on one connection through its repository."""
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -164,9 +165,9 @@ async def test_a_page_reads_its_rows_not_the_plants_month_however_often_it_ran(c
             direction=None, emission_standard=None, late=None, after=None, limit=21)
 
     async def rows_fetched() -> int:
-        return (await session.exec(text(
+        return int((await session.exec(text(
             "SELECT coalesce(sum(idx_tup_fetch), 0) FROM pg_stat_xact_user_tables WHERE relname LIKE 'movement_y%'"
-        ))).one()[0]
+        ))).one()[0])
 
     for _ in range(8):  # on one connection: the session's transaction
         await page()
