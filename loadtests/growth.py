@@ -11,7 +11,9 @@
    corrected (an earlier version each), and every (plant, day) counted into the day aggregates by the
    service's own reads.
 3. Then, through `hj1321 serve` (2 workers): 500-record batches of live passes from the 20 plants by
-   4 concurrent clients (records/s; ten batches a plant, about five seconds); single-record posts at 100/s
+   4 concurrent clients (records/s; ten batches a plant, about five seconds; and, a record, the WAL bytes
+   written, full-page images among them, and blocks PostgreSQL read from outside its shared buffers: where a
+   larger store makes each record dearer); single-record posts at 100/s
    (p50/p99); and two sets of figures (p95 each): the clean-transport and completeness figures of one plant
    over 31 days, the daily report, and a page of a plant's movements,
    - of the synthetic plants (the daily report: of every plant). These read more at every stage: at the
@@ -148,6 +150,9 @@ def stalled_microseconds(resource: str) -> int | None:
 # a single slow second on a shared machine decided the stage's ingest figure.
 LIVE_BATCHES_PER_PLANT = 10
 
+# The synthetic plants' codes: 9113 and their number padded with zeros (the posting plants' go on 0203 and letters).
+SYNTHETIC = "code LIKE '91130000%'"
+
 
 def live_batches(posting: list[tuple[int, str, str]], stage: int) -> list[tuple[str, dict[str, Any]]]:
     """New passes from each posting plant, with the key to post them with."""
@@ -158,14 +163,34 @@ def live_batches(posting: list[tuple[int, str, str]], stage: int) -> list[tuple[
     return batches
 
 
-async def measure(base: str, supervisor: int, headers: dict[str, str], codes: list[str],
+async def write_counters(dsn: str, since: dict[str, float] | None = None) -> dict[str, float]:
+    """What PostgreSQL has written and read: WAL bytes, full-page images (a page's first change after a
+    checkpoint logs the whole page) and blocks read from outside its shared buffers; `since`: the difference.
+    Backends publish their counts within a second of going idle, hence the wait."""
+    connection = await asyncpg.connect(plain_dsn(dsn))
+    try:
+        lsn = await connection.fetchval("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn")
+        await asyncio.sleep(1.5 if since else 0)
+        row = await connection.fetchrow("""
+            SELECT (SELECT wal_fpi FROM pg_stat_wal) AS fpi,
+                   (SELECT blks_read FROM pg_stat_database WHERE datname = current_database()) AS reads""")
+    finally:
+        await connection.close()
+    now = {"WAL bytes": float(lsn), "full-page images": float(row["fpi"]), "blocks read": float(row["reads"])}
+    return {name: value - since[name] for name, value in now.items()} if since else now
+
+
+async def measure(dsn: str, base: str, supervisor: int, headers: dict[str, str], codes: list[str],
                   posting: list[tuple[int, str, str]], batches: list[tuple[str, dict[str, Any]]],
                   stage: int) -> tuple[dict[str, float], str]:
     """The stage's figures, and how the ingest's 4 connections spread over the 2 workers (all on one cost the
     throughput benchmark about a fifth of its rate)."""
     bodies = [(key, orjson.dumps(body)) for key, body in batches]
+    before = await write_counters(dsn)
     seconds, spread = await with_spread(run_service(base, bodies, 4), supervisor, base, 4)
     figures: dict[str, float] = {"ingest records/s": len(bodies) * BATCH / seconds}
+    figures |= {f"ingest {name} a record": value / (len(bodies) * BATCH)
+                for name, value in (await write_counters(dsn, since=before)).items()}
     singles = await run_single_records(base, posting, 100, 10, seed=10_000 * (stage + 1))
     figures["single p50 ms"] = percentile(singles, 0.5) * 1000
     figures["single p99 ms"] = percentile(singles, 0.99) * 1000
@@ -214,17 +239,18 @@ def main() -> None:
 
     workdir = args.workdir or scratch_folder("hj1321-growth-")
     workdir.mkdir(parents=True, exist_ok=True)
-    fresh = not (workdir / "db").exists()
     dsn = start_embedded(workdir / "db")
     upgrade_to_head(dsn)
     env = {**os.environ, "DATABASE_URL": plain_dsn(dsn), "PYTHONPATH": str(PROJECT)}
 
     async def plants() -> list[tuple[int, str]]:
         connection = await asyncpg.connect(plain_dsn(dsn))
-        if fresh:
+        # Fresh when the database has no synthetic plants yet, however it was made (--workdir may hold a server
+        # prepared with settings of its own).
+        if not await connection.fetchval(f"SELECT count(*) FROM enterprise WHERE {SYNTHETIC}"):
             await connection.execute(ENTERPRISES_SQL, args.enterprises)
         found = [(row[0], row[1]) for row in await connection.fetch(
-            "SELECT id, code FROM enterprise WHERE code LIKE '9113%' ORDER BY id")]
+            f"SELECT id, code FROM enterprise WHERE {SYNTHETIC} ORDER BY id")]
         await connection.close()
         return found
 
@@ -252,7 +278,7 @@ def main() -> None:
             asyncio.run(hold_photos(dsn, [body for _, body in batches]))
             before = {resource: stalled_microseconds(resource) for resource in ("io", "cpu")}
             measuring = time.perf_counter()
-            figures, spread = asyncio.run(measure(base, process.pid, headers, codes, posting, batches, stage))
+            figures, spread = asyncio.run(measure(dsn, base, process.pid, headers, codes, posting, batches, stage))
             for resource, since in before.items():
                 now = stalled_microseconds(resource)
                 if since is not None and now is not None:
@@ -263,7 +289,8 @@ def main() -> None:
         count = asyncio.run(stored(dsn))
         results.append((count, figures))
         print(f"{count:>12,} stored (stage ready in {time.perf_counter() - started:.0f} s; ingest connections on "
-              f"each worker {spread}): " + ", ".join(f"{name} {value:,.1f}" for name, value in figures.items()),
+              f"each worker {spread}): " + ", ".join(f"{name} {value:,.1f}" if value >= 10 else f"{name} {value:.3f}"
+                                                     for name, value in figures.items()),
               flush=True)
     (first_count, first), (last_count, last) = results[0], results[-1]
     print(f"{last_count:,} against {first_count:,}: ingest {last['ingest records/s'] / first['ingest records/s']:.2f} "
