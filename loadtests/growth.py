@@ -163,7 +163,7 @@ def live_batches(posting: list[tuple[int, str, str]], stage: int) -> list[tuple[
     return batches
 
 
-async def write_counters(dsn: str, since: dict[str, float] | None = None) -> dict[str, float]:
+async def io_counters(dsn: str, since: dict[str, float] | None = None) -> dict[str, float]:
     """What PostgreSQL has written and read: WAL bytes, full-page images (a page's first change after a
     checkpoint logs the whole page) and blocks read from outside its shared buffers; `since`: the difference.
     Backends publish their counts within a second of going idle, hence the wait."""
@@ -186,11 +186,11 @@ async def measure(dsn: str, base: str, supervisor: int, headers: dict[str, str],
     """The stage's figures, and how the ingest's 4 connections spread over the 2 workers (all on one cost the
     throughput benchmark about a fifth of its rate)."""
     bodies = [(key, orjson.dumps(body)) for key, body in batches]
-    before = await write_counters(dsn)
+    before = await io_counters(dsn)
     seconds, spread = await with_spread(run_service(base, bodies, 4), supervisor, base, 4)
     figures: dict[str, float] = {"ingest records/s": len(bodies) * BATCH / seconds}
     figures |= {f"ingest {name} a record": value / (len(bodies) * BATCH)
-                for name, value in (await write_counters(dsn, since=before)).items()}
+                for name, value in (await io_counters(dsn, since=before)).items()}
     singles = await run_single_records(base, posting, 100, 10, seed=10_000 * (stage + 1))
     figures["single p50 ms"] = percentile(singles, 0.5) * 1000
     figures["single p99 ms"] = percentile(singles, 0.99) * 1000
