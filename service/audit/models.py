@@ -11,7 +11,10 @@ from sqlmodel import Field, SQLModel
 
 class AuditEntry(SQLModel, table=True):
     __tablename__ = "audit_entry"
-    __table_args__ = (Index("ix_audit_entry_at", "at"),)
+    # A page is newest first along (at, id): read backwards from its window's end, it stops after its rows
+    # wherever the window lies. Ordered by id alone, PostgreSQL walked the primary key back from the newest
+    # entry, supposing a window's entries spread over every id, and read the whole log after an old window.
+    __table_args__ = (Index("ix_audit_entry_at_id", "at", "id"),)
 
     id: int | None = Field(default=None, primary_key=True, sa_type=BigInteger)
     at: datetime = Field(sa_type=DateTime(timezone=True))

@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import text
+from sqlalchemy import text, tuple_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -68,8 +68,11 @@ async def page(session: AsyncSession, *, region_prefix: str, start: datetime, en
     if action is not None:
         statement = statement.where(col(AuditEntry.action) == action)
     if before_id is not None:
-        statement = statement.where(col(AuditEntry.id) < before_id)
-    statement = statement.order_by(col(AuditEntry.id).desc()).limit(limit)
+        cursor_at = (await session.exec(select(AuditEntry.at).where(col(AuditEntry.id) == before_id))).first()
+        # An entry gone since (purged) had only older ones behind it, gone too.
+        statement = statement.where(col(AuditEntry.id) < before_id if cursor_at is None else
+                                    tuple_(col(AuditEntry.at), col(AuditEntry.id)) < tuple_(cursor_at, before_id))
+    statement = statement.order_by(col(AuditEntry.at).desc(), col(AuditEntry.id).desc()).limit(limit)
     return (await session.exec(statement)).all()
 
 

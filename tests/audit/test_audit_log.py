@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from service.audit import repository as audit_repository
 from service.audit import service as audit
 from service.audit.service import CLI
 from service.db import create_sessionmaker
@@ -200,6 +201,39 @@ async def test_audit_pages_and_filters(client, engine):
     assert none["items"] == []
     bad = await client.get("/api/v1/audit", params={**params, "cursor": "abc"}, headers=auditor)
     assert (bad.status_code, bad.json()["error"]) == (422, "invalid_cursor")
+
+
+async def test_a_page_of_an_old_window_reads_its_entries_not_the_log_after_it(session):
+    """Ordered by id alone, PostgreSQL walked the log back from its newest entry to reach an old window (it
+    supposes a window's entries spread over every id), and after five such pages kept that plan for any
+    window. What a page costs is counted by the rows it fetched, in the transaction's own statistics."""
+    now = datetime.now(UTC)
+    # A year of entries, never committed: the session's transaction ends with the test.
+    await session.exec(text("""
+        INSERT INTO audit_entry (id, at, actor, actor_region, target_region, action, status, prev_hash, hash, query)
+        SELECT 1000000000000 + g, CAST(:now AS timestamptz) - (20000 - g) * interval '26 minutes',
+               '{"type": "staff", "id": "s1"}', '1302', '1302', 'GET /api/v1/movements', 200,
+               md5('prev' || g), md5('page-test' || g), '{}'
+        FROM generate_series(1, 20000) AS g"""), params={"now": now})
+    await session.exec(text("ANALYZE audit_entry"))
+
+    async def fetched(start: datetime, end: datetime, before_id: int | None = None) -> tuple[list[int], int]:
+        count = text("SELECT coalesce(sum(idx_tup_fetch), 0) FROM pg_stat_xact_user_tables "
+                     "WHERE relname = 'audit_entry'")
+        before = int((await session.exec(count)).one()[0])
+        rows = await audit_repository.page(session, region_prefix="13", start=start, end=end, actor=None,
+                                           action=None, before_id=before_id, limit=50)
+        return [row.id or 0 for row in rows], int((await session.exec(count)).one()[0]) - before
+
+    old = (now - timedelta(days=300), now - timedelta(days=295))
+    for _ in range(6):  # on one connection, so the statement's plan may be kept
+        ids, rows_read = await fetched(*old)
+        assert len(ids) == 50 and rows_read < 200  # the log after the window holds 16,000
+    following, rows_read = await fetched(*old, before_id=ids[-1])
+    assert following == list(range(ids[-1] - 1, ids[-1] - 51, -1)) and rows_read < 200
+    # A wide window, ending before the other tests' entries: its newest 50 are read and no more.
+    newest, rows_read = await fetched(now - timedelta(days=365), now - timedelta(days=2))
+    assert newest == list(range(1000000019889, 1000000019839, -1)) and rows_read < 200
 
 
 async def test_the_purge_keeps_six_months_and_the_chain_still_verifies(tmp_path):
