@@ -82,6 +82,14 @@ async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
         yield db_session
 
 
+async def rows_fetched(session: AsyncSession, table_like: str) -> int:
+    """Rows fetched through indexes so far in the session's transaction from the tables named like
+    `table_like`: what a read cost, counted (a time would be the shared machine's noise)."""
+    return int((await session.exec(text(
+        "SELECT coalesce(sum(idx_tup_fetch), 0) FROM pg_stat_xact_user_tables WHERE relname LIKE :table"),
+        params={"table": table_like})).one()[0])
+
+
 async def register(engine: AsyncEngine, *, code: str | None = None, region_code: str = "130203") -> Enterprise:
     async with create_sessionmaker(engine)() as db_session:
         enterprise, key = await add_enterprise(db_session, code=code or new_enterprise_code(), name="测试企业",
