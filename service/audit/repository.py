@@ -69,9 +69,9 @@ async def page(session: AsyncSession, *, region_prefix: str, start: datetime, en
         statement = statement.where(col(AuditEntry.action) == action)
     if before_id is not None:
         cursor_at = (await session.exec(select(AuditEntry.at).where(col(AuditEntry.id) == before_id))).first()
-        # An entry gone since (purged) had only older ones behind it, gone too.
-        statement = statement.where(col(AuditEntry.id) < before_id if cursor_at is None else
-                                    tuple_(col(AuditEntry.at), col(AuditEntry.id)) < tuple_(cursor_at, before_id))
+        if cursor_at is None:  # its entry purged since, and the older ones behind it with it
+            return []
+        statement = statement.where(tuple_(col(AuditEntry.at), col(AuditEntry.id)) < tuple_(cursor_at, before_id))
     statement = statement.order_by(col(AuditEntry.at).desc(), col(AuditEntry.id).desc()).limit(limit)
     return (await session.exec(statement)).all()
 

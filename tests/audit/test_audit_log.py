@@ -199,6 +199,8 @@ async def test_audit_pages_and_filters(client, engine):
         (i["id"] for i in first["items"] + second["items"]), reverse=True)
     none = (await client.get("/api/v1/audit", params={**params, "action": "staff.revoke"}, headers=auditor)).json()
     assert none["items"] == []
+    gone = (await client.get("/api/v1/audit", params={**params, "cursor": "999999999999"}, headers=auditor)).json()
+    assert (gone["items"], gone["nextCursor"]) == ([], None)  # a cursor whose entry was purged: nothing follows
     bad = await client.get("/api/v1/audit", params={**params, "cursor": "abc"}, headers=auditor)
     assert (bad.status_code, bad.json()["error"]) == (422, "invalid_cursor")
 
