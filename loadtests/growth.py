@@ -23,8 +23,9 @@
 Prints one line per stage and the ratios of the last stage to the first. Each stage also prints how much
 of its measuring time some task on the machine waited for the disk or for a core (Linux pressure stall
 information, the service's own reads from disk included): on a shared machine, what the figures were
-measured against; and how the ingest's 4 client connections spread over the 2 workers, which the kernel
-decides by their addresses (all four on one worker cost the throughput benchmark a fifth). Bounded in count
+measured against; and how the ingest's 4 client connections spread over the 2 workers: the kernel decides
+by their addresses, and all four on one worker cost the throughput benchmark a fifth, so the client opens
+them until they spread evenly. Bounded in count
 and time; loopback only. 50 million movements need about 30 GB of disk.
 """
 
@@ -183,11 +184,11 @@ async def io_counters(dsn: str, since: dict[str, float] | None = None) -> dict[s
 async def measure(dsn: str, base: str, supervisor: int, headers: dict[str, str], codes: list[str],
                   posting: list[tuple[int, str, str]], batches: list[tuple[str, dict[str, Any]]],
                   stage: int) -> tuple[dict[str, float], str]:
-    """The stage's figures, and how the ingest's 4 connections spread over the 2 workers (all on one cost the
-    throughput benchmark about a fifth of its rate)."""
+    """The stage's figures, and how the ingest's 4 connections spread over the 2 workers (opened evenly; all on
+    one cost the throughput benchmark about a fifth of its rate)."""
     bodies = [(key, orjson.dumps(body)) for key, body in batches]
     before = await io_counters(dsn)
-    seconds, spread = await with_spread(run_service(base, bodies, 4), supervisor, base, 4)
+    seconds, spread = await with_spread(run_service(base, bodies, 4, supervisor), supervisor, base, 4)
     figures: dict[str, float] = {"ingest records/s": len(bodies) * BATCH / seconds}
     figures |= {f"ingest {name} a record": value / (len(bodies) * BATCH)
                 for name, value in (await io_counters(dsn, since=before)).items()}

@@ -11,7 +11,8 @@
    of the same load that are not counted (connections made, statements prepared).
 Prints records/s for both, their ratio, the CPU each spent a record (PostgreSQL's processes, the service's,
 the client's: the rates follow the machine's noise, the CPU a record much less), how the batches' client
-connections spread over the workers (all on one worker, the rate is about a fifth lower), and the latencies.
+connections spread over the workers (opened until they spread evenly: all on one worker, the rate is about a
+fifth lower), and the latencies.
 Bounded in count and time; loopback only.
 """
 
@@ -169,14 +170,13 @@ async def run_raw(dsn: str, jobs: list[tuple[int, list[list[Any]]]], clients: in
     return elapsed
 
 
-async def run_service(base: str, jobs: list[tuple[str, bytes]], clients: int) -> float:
+async def run_service(base: str, jobs: list[tuple[str, bytes]], clients: int, supervisor: int) -> float:
     queue: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
     for job in jobs:
         queue.put_nowait(job)
 
     # aiohttp, as the other loads: the client's own CPU comes out of the same two cores as the service's.
-    async with aiohttp.ClientSession(base_url=base, timeout=aiohttp.ClientTimeout(total=120),
-                                     connector=aiohttp.TCPConnector(limit=clients)) as client:
+    async with await even_client(base, supervisor, clients) as client:
         async def worker() -> None:
             while not queue.empty():
                 key, body = queue.get_nowait()
@@ -187,6 +187,34 @@ async def run_service(base: str, jobs: list[tuple[str, bytes]], clients: int) ->
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(clients)))
         return time.perf_counter() - started
+
+
+async def _touch(client: aiohttp.ClientSession) -> None:
+    async with client.get("/healthz") as response:
+        await response.read()
+
+
+async def even_client(base: str, supervisor: int, clients: int, attempts: int = 30) -> aiohttp.ClientSession:
+    """A client already holding `clients` connections to the service at `base`, spread over its workers as
+    evenly as `attempts` tries got them. The kernel spreads connections over the workers by their addresses:
+    of 4 on 2 workers, three or four land on one worker five times in eight, and with all four on one the
+    rate is a fifth lower. A province's thousands of gateways spread evenly; two runs compared should not
+    differ in where a few connections landed."""
+    port = int(base.rsplit(":", 1)[1])
+    for _ in range(attempts):
+        client = aiohttp.ClientSession(base_url=base, timeout=aiohttp.ClientTimeout(total=120),
+                                       connector=aiohttp.TCPConnector(limit=clients))
+        # At once, so that each request opens a connection of its own; they stay open for the phase.
+        await asyncio.gather(*(_touch(client) for _ in range(clients)))
+        for _ in range(100):  # until the workers hold these and no longer the last try's, which are closing
+            spread = await asyncio.to_thread(connections_per_worker, supervisor, port)
+            if sum(spread) == clients:
+                break
+            await asyncio.sleep(0.05)
+        if sum(spread) == clients and spread[0] - spread[-1] <= 1:
+            return client
+        await client.close()
+    raise SystemExit(f"the client's {clients} connections did not spread evenly over the workers in {attempts} tries")
 
 
 def connections_per_worker(supervisor: int, port: int) -> tuple[int, ...]:
@@ -204,7 +232,8 @@ def connections_per_worker(supervisor: int, port: int) -> tuple[int, ...]:
 
 async def with_spread(phase: Awaitable[float], supervisor: int, base: str, clients: int) -> tuple[float, str]:
     """The phase's result, and how its client connections spread over the workers of the service at `base` (as
-    "3+1"). The kernel spreads them by their addresses: with 4 on 2 workers, all four land on one often, and the
+    "2+2"), seen while it ran: opened evenly (`even_client`), they stay so unless one is dropped and made again.
+    The kernel spreads them by their addresses: with 4 on 2 workers, all four land on one often, and the
     rate is then a fifth lower."""
     port = int(base.rsplit(":", 1)[1])
     task = asyncio.ensure_future(phase)
@@ -390,8 +419,8 @@ async def main_async(args: argparse.Namespace, workdir: Path, dsn: str) -> None:
     try:
         served = CpuMeter(process.pid)
         before = postgres.seconds(), served.seconds(), time.process_time()
-        service_seconds, spread = await with_spread(run_service(base, bodies, args.clients), process.pid, base,
-                                                    args.clients)
+        service_seconds, spread = await with_spread(run_service(base, bodies, args.clients, process.pid),
+                                                    process.pid, base, args.clients)
         service_cpu = {"PostgreSQL": postgres.seconds() - before[0], "service": served.seconds() - before[1],
                        "client": time.process_time() - before[2]}
         service_rate = total / service_seconds
