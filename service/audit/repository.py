@@ -6,6 +6,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import text, tuple_
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -68,9 +69,9 @@ async def page(session: AsyncSession, *, region_prefix: str, start: datetime, en
     if action is not None:
         statement = statement.where(col(AuditEntry.action) == action)
     if before_id is not None:
-        cursor_at = (await session.exec(select(AuditEntry.at).where(col(AuditEntry.id) == before_id))).first()
-        if cursor_at is None:  # its entry purged since, and the older ones behind it with it
-            return []
+        # The cursor's entry purged since (and the older ones behind it with it), its `at` is NULL: no rows.
+        cursor = aliased(AuditEntry)
+        cursor_at = select(cursor.at).where(col(cursor.id) == before_id).scalar_subquery()
         statement = statement.where(tuple_(col(AuditEntry.at), col(AuditEntry.id)) < tuple_(cursor_at, before_id))
     statement = statement.order_by(col(AuditEntry.at).desc(), col(AuditEntry.id).desc()).limit(limit)
     return (await session.exec(statement)).all()
