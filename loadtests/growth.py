@@ -58,7 +58,6 @@ from loadtests.throughput import (
     scratch_folder,
     settle,
     start_service,
-    with_spread,
 )
 from service.embedded_db import start_embedded
 from service.migrate import upgrade_to_head
@@ -188,7 +187,7 @@ async def measure(dsn: str, base: str, supervisor: int, headers: dict[str, str],
     one cost the throughput benchmark about a fifth of its rate)."""
     bodies = [(key, orjson.dumps(body)) for key, body in batches]
     before = await io_counters(dsn)
-    seconds, spread = await with_spread(run_service(base, bodies, 4, supervisor), supervisor, base, 4)
+    seconds, spread = await run_service(base, bodies, 4, supervisor)
     figures: dict[str, float] = {"ingest records/s": len(bodies) * BATCH / seconds}
     figures |= {f"ingest {name} a record": value / (len(bodies) * BATCH)
                 for name, value in (await io_counters(dsn, since=before)).items()}

@@ -28,7 +28,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -170,7 +170,9 @@ async def run_raw(dsn: str, jobs: list[tuple[int, list[list[Any]]]], clients: in
     return elapsed
 
 
-async def run_service(base: str, jobs: list[tuple[str, bytes]], clients: int, supervisor: int) -> float:
+async def run_service(base: str, jobs: list[tuple[str, bytes]], clients: int, supervisor: int) -> tuple[float, str]:
+    """Seconds to post the jobs from `clients` connections spread evenly over the service's workers, and the
+    spread those connections still had at the end (as "2+2"): another means one was dropped and made again."""
     queue: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
     for job in jobs:
         queue.put_nowait(job)
@@ -186,7 +188,13 @@ async def run_service(base: str, jobs: list[tuple[str, bytes]], clients: int, su
 
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(clients)))
-        return time.perf_counter() - started
+        seconds = time.perf_counter() - started
+        spread = await asyncio.to_thread(connections_per_worker, supervisor, _port(base))
+        return seconds, "+".join(map(str, spread))
+
+
+def _port(base: str) -> int:
+    return int(base.rsplit(":", 1)[1])
 
 
 async def _touch(client: aiohttp.ClientSession) -> None:
@@ -200,14 +208,13 @@ async def even_client(base: str, supervisor: int, clients: int, attempts: int = 
     of 4 on 2 workers, three or four land on one worker five times in eight, and with all four on one the
     rate is a fifth lower. A province's thousands of gateways spread evenly; two runs compared should not
     differ in where a few connections landed."""
-    port = int(base.rsplit(":", 1)[1])
     for _ in range(attempts):
         client = aiohttp.ClientSession(base_url=base, timeout=aiohttp.ClientTimeout(total=120),
                                        connector=aiohttp.TCPConnector(limit=clients))
         # At once, so that each request opens a connection of its own; they stay open for the phase.
         await asyncio.gather(*(_touch(client) for _ in range(clients)))
         for _ in range(100):  # until the workers hold these and no longer the last try's, which are closing
-            spread = await asyncio.to_thread(connections_per_worker, supervisor, port)
+            spread = await asyncio.to_thread(connections_per_worker, supervisor, _port(base))
             if sum(spread) == clients:
                 break
             await asyncio.sleep(0.05)
@@ -228,24 +235,6 @@ def connections_per_worker(supervisor: int, port: int) -> tuple[int, ...]:
         if psutil.CONN_LISTEN in on_port:
             counts.append(on_port.count(psutil.CONN_ESTABLISHED))
     return tuple(sorted(counts, reverse=True))
-
-
-async def with_spread(phase: Awaitable[float], supervisor: int, base: str, clients: int) -> tuple[float, str]:
-    """The phase's result, and how its client connections spread over the workers of the service at `base` (as
-    "2+2"), seen while it ran: opened evenly (`even_client`), they stay so unless one is dropped and made again.
-    The kernel spreads them by their addresses: with 4 on 2 workers, all four land on one often, and the
-    rate is then a fifth lower."""
-    port = int(base.rsplit(":", 1)[1])
-    task = asyncio.ensure_future(phase)
-    seen: Counter[tuple[int, ...]] = Counter()
-    # A few samples: the connections are kept for the whole phase, and sampling costs the client CPU.
-    while not task.done() and seen.total() < 3:
-        spread = await asyncio.to_thread(connections_per_worker, supervisor, port)
-        if sum(spread) == clients:
-            seen[spread] += 1
-        await asyncio.wait([task], timeout=0.25)
-    most = seen.most_common(1)
-    return await task, "+".join(map(str, most[0][0])) if most else "not seen"
 
 
 async def post_movements(client: aiohttp.ClientSession, key: str, body: bytes) -> tuple[int, bytes]:
@@ -419,8 +408,7 @@ async def main_async(args: argparse.Namespace, workdir: Path, dsn: str) -> None:
     try:
         served = CpuMeter(process.pid)
         before = postgres.seconds(), served.seconds(), time.process_time()
-        service_seconds, spread = await with_spread(run_service(base, bodies, args.clients, process.pid),
-                                                    process.pid, base, args.clients)
+        service_seconds, spread = await run_service(base, bodies, args.clients, process.pid)
         service_cpu = {"PostgreSQL": postgres.seconds() - before[0], "service": served.seconds() - before[1],
                        "client": time.process_time() - before[2]}
         service_rate = total / service_seconds
