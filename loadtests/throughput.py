@@ -208,16 +208,13 @@ async def even_client(base: str, supervisor: int, clients: int, attempts: int = 
     of 4 on 2 workers, three or four land on one worker five times in eight, and with all four on one the
     rate is a fifth lower. A province's thousands of gateways spread evenly; two runs compared should not
     differ in where a few connections landed."""
+    port = _port(base)
     for _ in range(attempts):
         client = aiohttp.ClientSession(base_url=base, timeout=aiohttp.ClientTimeout(total=120),
                                        connector=aiohttp.TCPConnector(limit=clients))
         # At once, so that each request opens a connection of its own; they stay open for the phase.
         await asyncio.gather(*(_touch(client) for _ in range(clients)))
-        for _ in range(100):  # until the workers hold these and no longer the last try's, which are closing
-            spread = await asyncio.to_thread(connections_per_worker, supervisor, _port(base))
-            if sum(spread) == clients:
-                break
-            await asyncio.sleep(0.05)
+        spread = await asyncio.to_thread(connections_per_worker, supervisor, port)
         if sum(spread) == clients and spread[0] - spread[-1] <= 1:
             return client
         await client.close()
@@ -225,15 +222,24 @@ async def even_client(base: str, supervisor: int, clients: int, attempts: int = 
 
 
 def connections_per_worker(supervisor: int, port: int) -> tuple[int, ...]:
-    """The connections each worker of the service holds on its port now, most first."""
+    """How this process's open connections to the service on `port` spread over its workers now, most first.
+    Matched by the client's own ports: a worker may still hold connections this process has closed, and not
+    yet hold ones it has opened (they wait in its socket's queue until it accepts them)."""
+    ours = {c.laddr.port for c in psutil.Process().net_connections("tcp")
+            if c.raddr and c.raddr.port == port and c.status == psutil.CONN_ESTABLISHED}
     counts = []
-    for worker in psutil.Process(supervisor).children(recursive=True):
-        try:
-            on_port = [c.status for c in worker.net_connections("tcp") if c.laddr.port == port]
-        except psutil.NoSuchProcess:
-            continue
-        if psutil.CONN_LISTEN in on_port:
-            counts.append(on_port.count(psutil.CONN_ESTABLISHED))
+    for _ in range(100):  # until every one of ours is accepted by some worker
+        counts = []
+        for worker in psutil.Process(supervisor).children(recursive=True):
+            try:
+                held = worker.net_connections("tcp")
+            except psutil.NoSuchProcess:
+                continue
+            if any(c.laddr.port == port and c.status == psutil.CONN_LISTEN for c in held):
+                counts.append(sum(1 for c in held if c.laddr.port == port and c.raddr and c.raddr.port in ours))
+        if sum(counts) == len(ours):
+            break
+        time.sleep(0.05)
     return tuple(sorted(counts, reverse=True))
 
 
