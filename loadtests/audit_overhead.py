@@ -19,12 +19,10 @@ import httpx
 import orjson
 
 from loadtests.generator import RecordGenerator
-from loadtests.throughput import percentile, register, scratch_folder
+from loadtests.throughput import benchmark_store, percentile, register
 from service.app import create_app
 from service.audit.middleware import AuditMiddleware
 from service.config import Settings
-from service.embedded_db import start_embedded
-from service.migrate import upgrade_to_head
 
 
 async def staff_token(dsn: str) -> str:
@@ -91,9 +89,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--rows", type=int, default=20000)
     args = parser.parse_args()
-    workdir = scratch_folder("hj1321-audit-")
-    dsn = start_embedded(workdir / "db")
-    upgrade_to_head(dsn)
+    _, dsn = benchmark_store("hj1321-audit-")
     asyncio.run(main_async(args, dsn))
 
 

@@ -21,7 +21,6 @@ alone; none when nothing was stored alone).
 import argparse
 import asyncio
 import multiprocessing
-import os
 import time
 from collections import Counter
 from typing import Any
@@ -33,16 +32,14 @@ import psutil
 from loadtests.generator import RecordGenerator
 from loadtests.throughput import (
     WARMUP_SECONDS,
+    benchmark_store,
     hold_photos,
     open_loop,
     percentile,
     post_movements,
     register,
-    scratch_folder,
     start_service,
 )
-from service.embedded_db import start_embedded
-from service.migrate import upgrade_to_head
 
 
 def live_bodies(plants: list[tuple[int, str, str]], count: int, seed: int) -> list[tuple[str, dict[str, Any]]]:
@@ -167,13 +164,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--no-lane", action="store_true", help="turn the backfill lane off, for comparison")
     args = parser.parse_args()
-    if args.no_lane:
-        os.environ.update(HJ1321_BACKFILL_MAX_IN_FLIGHT="0", HJ1321_BACKFILL_RESERVE_CONNECTIONS="0",
-                          HJ1321_BACKFILL_LIVE_LATENCY_MS="0")
 
-    workdir = scratch_folder("hj1321-storm-")
-    dsn = start_embedded(workdir / "db")
-    upgrade_to_head(dsn)
+    workdir, dsn = benchmark_store("hj1321-storm-")
     live_plants = asyncio.run(register(dsn, args.live_plants))
     backfill_plants = asyncio.run(register(dsn, args.backfill_plants))
     rate = args.live_rate * args.live_plants
@@ -189,7 +181,9 @@ def main() -> None:
     documents = [b for quiet, alone, storm, storm_jobs in rounds for _, b in quiet + storm] + [
         b for _, alone, _, storm_jobs in rounds for _, bs in alone + storm_jobs for b in bs]
     asyncio.run(hold_photos(dsn, documents))
-    service, base = start_service(dsn, workdir, args.workers)
+    lane_off = {"HJ1321_BACKFILL_MAX_IN_FLIGHT": "0", "HJ1321_BACKFILL_RESERVE_CONNECTIONS": "0",
+                "HJ1321_BACKFILL_LIVE_LATENCY_MS": "0"}
+    service, base = start_service(dsn, workdir, args.workers, settings=lane_off if args.no_lane else None)
     quiet: list[float] = []
     storm: list[float] = []
     alone_records = alone_seconds = storm_records = storm_seconds = 0.0

@@ -23,11 +23,9 @@ import httpx
 
 from loadtests.generator import BEIJING
 from loadtests.stats_benchmark import load, timed_ms
-from loadtests.throughput import plain_dsn, scratch_folder
+from loadtests.throughput import benchmark_store, plain_dsn
 from service.app import create_app
 from service.config import Settings
-from service.embedded_db import start_embedded
-from service.migrate import upgrade_to_head
 
 
 async def prepare(dsn: str, start: datetime, end: datetime) -> tuple[list[str], int]:
@@ -128,9 +126,7 @@ def main() -> None:
                         help="keep the database here and reuse it on the next run "
                              "(default: a temporary one, removed at exit)")
     args = parser.parse_args()
-    workdir = args.workdir or scratch_folder("hj1321-emergency-")
-    dsn = start_embedded(workdir / "db")
-    upgrade_to_head(dsn)
+    _, dsn = benchmark_store("hj1321-emergency-", args.workdir)
     asyncio.run(main_async(args, dsn))
 
 

@@ -48,6 +48,7 @@ from loadtests.generator import BEIJING, RecordGenerator
 from loadtests.stats_benchmark import ENTERPRISES_SQL, count_everything, write_movements
 from loadtests.throughput import (
     BATCH,
+    benchmark_store,
     hold_photos,
     make_months,
     percentile,
@@ -55,12 +56,9 @@ from loadtests.throughput import (
     register,
     run_service,
     run_single_records,
-    scratch_folder,
     settle,
     start_service,
 )
-from service.embedded_db import start_embedded
-from service.migrate import upgrade_to_head
 
 PROJECT = Path(__file__).resolve().parent.parent
 POSTING_PLANTS = 20
@@ -237,10 +235,7 @@ def main() -> None:
     stages = [int(s) for s in args.stages.split(",")]
     days = args.months * 30
 
-    workdir = args.workdir or scratch_folder("hj1321-growth-")
-    workdir.mkdir(parents=True, exist_ok=True)
-    dsn = start_embedded(workdir / "db")
-    upgrade_to_head(dsn)
+    workdir, dsn = benchmark_store("hj1321-growth-", args.workdir)
     env = {**os.environ, "DATABASE_URL": plain_dsn(dsn), "PYTHONPATH": str(PROJECT)}
 
     async def plants() -> list[tuple[int, str]]:

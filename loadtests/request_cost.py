@@ -15,7 +15,6 @@ costs about what a small read does: the request, not the record, is most of a li
 
 import argparse
 import asyncio
-import os
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,14 +26,12 @@ import orjson
 from loadtests.generator import RecordGenerator
 from loadtests.throughput import (
     CpuMeter,
+    benchmark_store,
     make_months,
     postgres_meter,
     register,
-    scratch_folder,
     start_service,
 )
-from service.embedded_db import start_embedded
-from service.migrate import upgrade_to_head
 
 Send = Callable[[int], Coroutine[Any, Any, None]]
 
@@ -86,8 +83,8 @@ async def run(workdir: Path, dsn: str, requests: int, rounds: int) -> None:
     [(_, code, key)] = await register(dsn, 1)
     today = datetime.now(UTC).date()
     await make_months(dsn, today - timedelta(days=2), today + timedelta(days=2))
-    os.environ["HJ1321_RATE_LIMIT_PER_SECOND"] = "0"  # one plant sends them all, faster than a gate would
-    process, base = start_service(dsn, workdir, 1)
+    # One plant sends them all, faster than a gate would.
+    process, base = start_service(dsn, workdir, 1, settings={"HJ1321_RATE_LIMIT_PER_SECOND": "0"})
     try:
         await measure(base, code, key, CpuMeter(process.pid), postgres_meter(workdir), requests, rounds)
     finally:
@@ -100,9 +97,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=1500)
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
-    workdir = scratch_folder("hj1321-cost-")
-    dsn = start_embedded(workdir / "db")
-    upgrade_to_head(dsn)
+    workdir, dsn = benchmark_store("hj1321-cost-")
     asyncio.run(run(workdir, dsn, args.requests, args.rounds))
 
 

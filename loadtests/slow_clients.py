@@ -25,9 +25,7 @@ import httpx
 import orjson
 
 from loadtests.generator import RecordGenerator
-from loadtests.throughput import open_loop, percentile, register, scratch_folder, start_service
-from service.embedded_db import start_embedded
-from service.migrate import upgrade_to_head
+from loadtests.throughput import benchmark_store, open_loop, percentile, register, start_service
 
 
 async def staff_token(dsn: str) -> str:
@@ -162,9 +160,7 @@ def main() -> None:
     parser.add_argument("--flood", action="store_true",
                         help="reopen a refused upload at once, ignoring Retry-After (a request flood)")
     args = parser.parse_args()
-    workdir = scratch_folder("hj1321-slow-")
-    dsn = start_embedded(workdir / "db")
-    upgrade_to_head(dsn)
+    workdir, dsn = benchmark_store("hj1321-slow-")
     asyncio.run(main_async(args, workdir, dsn))
 
 

@@ -26,9 +26,7 @@ import asyncpg
 import httpx
 
 from loadtests.generator import BEIJING, RecordGenerator
-from loadtests.throughput import make_months, plain_dsn, scratch_folder, start_service
-from service.embedded_db import start_embedded
-from service.migrate import upgrade_to_head
+from loadtests.throughput import benchmark_store, make_months, plain_dsn, start_service
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -150,9 +148,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=40)
     args = parser.parse_args()
 
-    workdir = scratch_folder("hj1321-stats-")
-    dsn = start_embedded(workdir / "db")
-    upgrade_to_head(dsn)
+    workdir, dsn = benchmark_store("hj1321-stats-")
     print(f"{args.rows:,} movements, {args.enterprises} enterprises, {args.days} days, cores: {os.cpu_count()}")
     asyncio.run(load(dsn, args.rows, args.enterprises, args.days))
 

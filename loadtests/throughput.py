@@ -314,14 +314,27 @@ def scratch_folder(prefix: str) -> Path:
     return folder
 
 
-def start_service(dsn: str, workdir: Path, workers: int) -> tuple[subprocess.Popen[bytes], str]:
+def benchmark_store(prefix: str, workdir: Path | None = None) -> tuple[Path, str]:
+    """A run's folder and the DSN of an embedded PostgreSQL in it, migrated: in `workdir` if given, kept (an
+    earlier run's database reused), else in a scratch folder removed at exit. Before the run's event loop
+    starts: alembic runs its own."""
+    folder = workdir or scratch_folder(prefix)
+    folder.mkdir(parents=True, exist_ok=True)
+    dsn = start_embedded(folder / "db")
+    upgrade_to_head(dsn)
+    return folder, dsn
+
+
+def start_service(dsn: str, workdir: Path, workers: int,
+                  settings: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
+    """`hj1321 serve` on a free port of loopback, with `settings` (HJ1321_… variables) over the environment's."""
     import socket
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     env = {**os.environ, "DATABASE_URL": plain_dsn(dsn), "PYTHONPATH": str(PROJECT),
-           "HJ1321_DATA_DIR": str(workdir / "var"), "HJ1321_DB_POOL_SIZE": "10"}
+           "HJ1321_DATA_DIR": str(workdir / "var"), "HJ1321_DB_POOL_SIZE": "10", **(settings or {})}
     log = (workdir / "serve.log").open("wb")
     process = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", "--port", str(port),
                                 "--workers", str(workers)], env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -450,9 +463,7 @@ def main() -> None:
     parser.add_argument("--photos-missing", action="store_true",
                         help="do not upload the photos first: every record then waits for its photos")
     args = parser.parse_args()
-    workdir = scratch_folder("hj1321-bench-")
-    dsn = start_embedded(workdir / "db")
-    upgrade_to_head(dsn)  # alembic runs its own event loop, so before ours starts
+    workdir, dsn = benchmark_store("hj1321-bench-")
     asyncio.run(main_async(args, workdir, dsn))
 
 
