@@ -38,7 +38,7 @@ from loadtests.throughput import (
     percentile,
     post_movements,
     register,
-    start_service,
+    served,
 )
 
 
@@ -183,11 +183,10 @@ def main() -> None:
     asyncio.run(hold_photos(dsn, documents))
     lane_off = {"HJ1321_BACKFILL_MAX_IN_FLIGHT": "0", "HJ1321_BACKFILL_RESERVE_CONNECTIONS": "0",
                 "HJ1321_BACKFILL_LIVE_LATENCY_MS": "0"}
-    service, base = start_service(dsn, workdir, args.workers, settings=lane_off if args.no_lane else None)
-    quiet: list[float] = []
-    storm: list[float] = []
-    alone_records = alone_seconds = storm_records = storm_seconds = 0.0
-    try:
+    with served(dsn, workdir, args.workers, settings=lane_off if args.no_lane else None) as (_, base):
+        quiet: list[float] = []
+        storm: list[float] = []
+        alone_records = alone_seconds = storm_records = storm_seconds = 0.0
         machine = MachineBusy()
         for n, (quiet_bodies, alone_jobs, storm_bodies, storm_jobs) in enumerate(rounds, start=1):
             machine.since_last()
@@ -225,9 +224,6 @@ def main() -> None:
         print(f"all rounds: live quiet {summary(quiet, Counter())}, storm {summary(storm, Counter())}")
         print(f"live p99 storm / quiet: {percentile(storm, 0.99) / percentile(quiet, 0.99):.2f}x (target <= 2); "
               f"backfill storm / alone: {share} ({storm_rate:,.0f} / {alone_rate:,.0f} records/s; target >= 0.7)")
-    finally:
-        service.terminate()
-        service.wait()
 
 
 def encoded(jobs: list[tuple[str, list[dict[str, Any]]]]) -> list[tuple[str, list[bytes]]]:

@@ -56,8 +56,8 @@ from loadtests.throughput import (
     register,
     run_service,
     run_single_records,
+    served,
     settle,
-    start_service,
 )
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -265,8 +265,7 @@ def main() -> None:
     for stage in stages:
         started = time.perf_counter()
         asyncio.run(fill(dsn, stage, [enterprise_id for enterprise_id, _ in synthetic], days))
-        process, base = start_service(dsn, workdir, 2)
-        try:
+        with served(dsn, workdir, 2) as (process, base):
             asyncio.run(count_everything(base, headers, days + 3))
             asyncio.run(settle(dsn))
             batches = live_batches(posting, stage)
@@ -278,9 +277,6 @@ def main() -> None:
                 now = stalled_microseconds(resource)
                 if since is not None and now is not None:
                     figures[f"{resource} stalled %"] = (now - since) / 1e4 / (time.perf_counter() - measuring)
-        finally:
-            process.terminate()
-            process.wait(timeout=60)
         count = asyncio.run(stored(dsn))
         results.append((count, figures))
         print(f"{count:>12,} stored (stage ready in {time.perf_counter() - started:.0f} s; ingest connections on "

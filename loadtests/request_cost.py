@@ -30,10 +30,10 @@ from loadtests.throughput import (
     make_months,
     postgres_meter,
     register,
-    start_service,
+    served,
 )
 
-Send = Callable[[int], Coroutine[Any, Any, None]]
+Send = Callable[[], Coroutine[Any, Any, None]]
 
 
 async def measure(base: str, code: str, key: str, service: CpuMeter, postgres: CpuMeter, requests: int,
@@ -49,7 +49,7 @@ async def measure(base: str, code: str, key: str, service: CpuMeter, postgres: C
                 if response.status != 200:
                     raise SystemExit(f"{path}: {response.status} {body[:300]!r}")
 
-        async def post(_: int) -> None:
+        async def post() -> None:
             nonlocal posted
             body, posted = bodies[posted], posted + 1
             async with client.post("/api/v1/movements", data=body,
@@ -58,21 +58,21 @@ async def measure(base: str, code: str, key: str, service: CpuMeter, postgres: C
                 if response.status != 200 or orjson.loads(answer)["accepted"] != 1:
                     raise SystemExit(f"post: {response.status} {answer[:300]!r}")
 
-        async def health(_: int) -> None:
+        async def health() -> None:
             await get("/healthz", {})
 
-        async def control_measures(_: int) -> None:
+        async def control_measures() -> None:
             await get("/api/v1/control-measures", gateway)
 
         kinds: dict[str, Send] = {"GET /healthz": health, "GET control-measures": control_measures,
                                   "POST one movement": post}
         for round_ in range(1, rounds + 1):
             for name, send in kinds.items():
-                for n in range(100):  # connection, pooled database connections and prepared statements made
-                    await send(n)
+                for _ in range(100):  # connection, pooled database connections and prepared statements made
+                    await send()
                 before = service.seconds(), postgres.seconds()
-                for n in range(requests):
-                    await send(n)
+                for _ in range(requests):
+                    await send()
                 meters = zip((service, postgres), before, strict=True)
                 spent = [(meter.seconds() - since) / requests * 1e6 for meter, since in meters]
                 print(f"round {round_}, {name + ':':<22} service {spent[0]:6.0f} µs, PostgreSQL {spent[1]:5.0f} µs "
@@ -84,12 +84,8 @@ async def run(workdir: Path, dsn: str, requests: int, rounds: int) -> None:
     today = datetime.now(UTC).date()
     await make_months(dsn, today - timedelta(days=2), today + timedelta(days=2))
     # One plant sends them all, faster than a gate would.
-    process, base = start_service(dsn, workdir, 1, settings={"HJ1321_RATE_LIMIT_PER_SECOND": "0"})
-    try:
+    with served(dsn, workdir, 1, settings={"HJ1321_RATE_LIMIT_PER_SECOND": "0"}) as (process, base):
         await measure(base, code, key, CpuMeter(process.pid), postgres_meter(workdir), requests, rounds)
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def main() -> None:

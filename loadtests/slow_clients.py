@@ -25,7 +25,7 @@ import httpx
 import orjson
 
 from loadtests.generator import RecordGenerator
-from loadtests.throughput import benchmark_store, open_loop, percentile, register, start_service
+from loadtests.throughput import benchmark_store, open_loop, percentile, port_of, register, served
 
 
 async def staff_token(dsn: str) -> str:
@@ -114,9 +114,8 @@ async def main_async(args: argparse.Namespace, workdir: Path, dsn: str) -> None:
     plants = await register(dsn, 21)
     attacker_plant, others = plants[0], plants[1:]
     token = await staff_token(dsn)
-    process, base = start_service(dsn, workdir, args.workers)
-    port = int(base.rsplit(":", 1)[1])
-    try:
+    with served(dsn, workdir, args.workers) as (_, base):
+        port = port_of(base)
         await workload(base, others, token, args.rate, 3)  # warm-up, not counted
         quiet: list[float] = []
         loaded: list[float] = []
@@ -144,9 +143,6 @@ async def main_async(args: argparse.Namespace, workdir: Path, dsn: str) -> None:
               f"{'reopened at once' if args.flood else 'reopened after Retry-After'}): answers {dict(answers)}")
         ratio = percentile(loaded, 0.99) / percentile(quiet, 0.99)
         print(f"p99 under attack / quiet p99: {ratio:.2f} (target <= 2)")
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def main() -> None:

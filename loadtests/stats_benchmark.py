@@ -26,7 +26,7 @@ import asyncpg
 import httpx
 
 from loadtests.generator import BEIJING, RecordGenerator
-from loadtests.throughput import benchmark_store, make_months, plain_dsn, start_service
+from loadtests.throughput import benchmark_store, make_months, plain_dsn, served
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -166,13 +166,9 @@ def main() -> None:
     enterprise_codes = asyncio.run(codes())
     key = subprocess.run([sys.executable, "-m", "service.cli", "enterprise", "key", "--code", enterprise_codes[0]],
                          env=env, capture_output=True, text=True, check=True).stdout.split()[-1]
-    process, base = start_service(dsn, workdir, 1)
-    try:
+    with served(dsn, workdir, 1) as (_, base):
         asyncio.run(count_everything(base, headers, args.days))
         asyncio.run(measure(base, headers, enterprise_codes, args.days, args.calls, (enterprise_codes[0], key)))
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
     print(f"(targets: p95 < 100 ms for one enterprise over {args.days} days, < 1 s for the daily report)")
 
 

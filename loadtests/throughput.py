@@ -22,13 +22,15 @@ import atexit
 import gc
 import os
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -189,11 +191,11 @@ async def run_service(base: str, jobs: list[tuple[str, bytes]], clients: int, su
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(clients)))
         seconds = time.perf_counter() - started
-        spread = await asyncio.to_thread(connections_per_worker, supervisor, _port(base))
+        spread = await asyncio.to_thread(connections_per_worker, supervisor, port_of(base))
         return seconds, "+".join(map(str, spread))
 
 
-def _port(base: str) -> int:
+def port_of(base: str) -> int:
     return int(base.rsplit(":", 1)[1])
 
 
@@ -208,7 +210,7 @@ async def even_client(base: str, supervisor: int, clients: int, attempts: int = 
     of 4 on 2 workers, three or four land on one worker five times in eight, and with all four on one the
     rate is a fifth lower. A province's thousands of gateways spread evenly; two runs compared should not
     differ in where a few connections landed."""
-    port = _port(base)
+    port = port_of(base)
     for _ in range(attempts):
         client = aiohttp.ClientSession(base_url=base, timeout=aiohttp.ClientTimeout(total=120),
                                        connector=aiohttp.TCPConnector(limit=clients))
@@ -221,22 +223,29 @@ async def even_client(base: str, supervisor: int, clients: int, attempts: int = 
     raise SystemExit(f"the client's {clients} connections did not spread evenly over the workers in {attempts} tries")
 
 
+def listening_workers(supervisor: int, port: int) -> list[tuple[psutil.Process, list[Any]]]:
+    """The service's workers listening on `port` now, each with its TCP connections."""
+    found = []
+    for worker in psutil.Process(supervisor).children(recursive=True):
+        try:
+            held = worker.net_connections("tcp")
+        except psutil.NoSuchProcess:
+            continue
+        if any(c.laddr.port == port and c.status == psutil.CONN_LISTEN for c in held):
+            found.append((worker, held))
+    return found
+
+
 def connections_per_worker(supervisor: int, port: int) -> tuple[int, ...]:
     """How this process's open connections to the service on `port` spread over its workers now, most first.
     Matched by the client's own ports: a worker may still hold connections this process has closed, and not
     yet hold ones it has opened (they wait in its socket's queue until it accepts them)."""
     ours = {c.laddr.port for c in psutil.Process().net_connections("tcp")
             if c.raddr and c.raddr.port == port and c.status == psutil.CONN_ESTABLISHED}
-    counts = []
+    counts: list[int] = []
     for _ in range(100):  # until every one of ours is accepted by some worker
-        counts = []
-        for worker in psutil.Process(supervisor).children(recursive=True):
-            try:
-                held = worker.net_connections("tcp")
-            except psutil.NoSuchProcess:
-                continue
-            if any(c.laddr.port == port and c.status == psutil.CONN_LISTEN for c in held):
-                counts.append(sum(1 for c in held if c.laddr.port == port and c.raddr and c.raddr.port in ours))
+        counts = [sum(1 for c in held if c.laddr.port == port and c.raddr and c.raddr.port in ours)
+                  for _, held in listening_workers(supervisor, port)]
         if sum(counts) == len(ours):
             break
         time.sleep(0.05)
@@ -325,11 +334,11 @@ def benchmark_store(prefix: str, workdir: Path | None = None) -> tuple[Path, str
     return folder, dsn
 
 
-def start_service(dsn: str, workdir: Path, workers: int,
-                  settings: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
-    """`hj1321 serve` on a free port of loopback, with `settings` (HJ1321_… variables) over the environment's."""
-    import socket
-
+@contextmanager
+def served(dsn: str, workdir: Path, workers: int,
+           settings: dict[str, str] | None = None) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """`hj1321 serve` on a free port of loopback, with `settings` (HJ1321_… variables) over the environment's,
+    ready: its process and base URL. Stopped on leaving, whatever ended the run."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -339,13 +348,23 @@ def start_service(dsn: str, workdir: Path, workers: int,
     process = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", "--port", str(port),
                                 "--workers", str(workers)], env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            if httpx.get(f"{base}/readyz").status_code == 200:
-                return process, base
-        except httpx.TransportError:
+    try:
+        # Ready when every worker listens: /readyz answers from the first, and connections made before the
+        # others listen all land on it.
+        for _ in range(300):
+            try:
+                ready = httpx.get(f"{base}/readyz").status_code == 200
+            except httpx.TransportError:
+                ready = False
+            if ready and len(listening_workers(process.pid, port)) == workers:
+                break
             time.sleep(0.1)
-    raise SystemExit("the service did not start; see serve.log")
+        else:
+            raise SystemExit("the service did not start; see serve.log")
+        yield process, base
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
 
 
 async def hold_photos(dsn: str, documents: Iterable[dict[str, Any]]) -> None:
@@ -423,12 +442,11 @@ async def main_async(args: argparse.Namespace, workdir: Path, dsn: str) -> None:
           f"{cpu_line(total, raw_cpu)})")
     await truncate(dsn)
 
-    process, base = start_service(dsn, workdir, args.workers)
-    try:
-        served = CpuMeter(process.pid)
-        before = postgres.seconds(), served.seconds(), time.process_time()
+    with served(dsn, workdir, args.workers) as (process, base):
+        service = CpuMeter(process.pid)
+        before = postgres.seconds(), service.seconds(), time.process_time()
         service_seconds, spread = await run_service(base, bodies, args.clients, process.pid)
-        service_cpu = {"PostgreSQL": postgres.seconds() - before[0], "service": served.seconds() - before[1],
+        service_cpu = {"PostgreSQL": postgres.seconds() - before[0], "service": service.seconds() - before[1],
                        "client": time.process_time() - before[2]}
         service_rate = total / service_seconds
         print(f"service over HTTP:             {service_rate:>9,.0f} records/s ({service_seconds:.1f} s; "
@@ -437,19 +455,16 @@ async def main_async(args: argparse.Namespace, workdir: Path, dsn: str) -> None:
               f"and >= 10,000 records/s)")
         bodies.clear()
         await settle(dsn)
-        before = postgres.seconds(), served.seconds(), time.process_time()
+        before = postgres.seconds(), service.seconds(), time.process_time()
         latencies = await run_single_records(base, enterprises, args.rate, args.seconds)
         posts = args.rate * (args.seconds + WARMUP_SECONDS)
-        single_cpu = {"PostgreSQL": postgres.seconds() - before[0], "service": served.seconds() - before[1],
+        single_cpu = {"PostgreSQL": postgres.seconds() - before[0], "service": service.seconds() - before[1],
                       "client": time.process_time() - before[2]}
         print(f"single-record posts at {args.rate}/s for {args.seconds} s, after {WARMUP_SECONDS} s not counted "
               f"({len(latencies)} requests): "
               f"p50 {percentile(latencies, 0.5) * 1000:.1f} ms, p95 {percentile(latencies, 0.95) * 1000:.1f} ms, "
               f"p99 {percentile(latencies, 0.99) * 1000:.1f} ms, mean {statistics.mean(latencies) * 1000:.1f} ms "
               f"(target p99 < 50 ms; {cpu_line(posts, single_cpu, 'post')})")
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def main() -> None:
