@@ -34,6 +34,7 @@ from loadtests.throughput import (
     WARMUP_SECONDS,
     benchmark_store,
     hold_photos,
+    machine,
     open_loop,
     percentile,
     post_movements,
@@ -169,6 +170,7 @@ def main() -> None:
     live_plants = asyncio.run(register(dsn, args.live_plants))
     backfill_plants = asyncio.run(register(dsn, args.backfill_plants))
     rate = args.live_rate * args.live_plants
+    print(machine())
     print(f"generating {2 * args.rounds * args.backfill_plants * args.days * args.per_day:,} backfill records")
     # Fresh records for every phase (a resent record would be a cheap duplicate), and their photos held
     # already, as when gateways send photos first: the placeholder path is not what this measures.
@@ -187,27 +189,27 @@ def main() -> None:
         quiet: list[float] = []
         storm: list[float] = []
         alone_records = alone_seconds = storm_records = storm_seconds = 0.0
-        machine = MachineBusy()
+        busy = MachineBusy()
         for n, (quiet_bodies, alone_jobs, storm_bodies, storm_jobs) in enumerate(rounds, start=1):
-            machine.since_last()
+            busy.since_last()
             process, result = in_process(live_load, base, quiet_bodies, rate)
             latencies, statuses = result.recv()
             process.join()
             quiet += latencies
             print(f"round {n}, live alone ({args.live_plants} plants x {args.live_rate}/s): "
-                  f"{summary(latencies, statuses)}; {machine.since_last()}")
+                  f"{summary(latencies, statuses)}; {busy.since_last()}")
 
             jobs = encoded(alone_jobs)
-            machine.since_last()
+            busy.since_last()
             process, result = in_process(backfill_load, base, jobs, phase)
             records, seconds, statuses = result.recv()
             process.join()
             alone_records, alone_seconds = alone_records + records, alone_seconds + seconds
             print(f"round {n}, backfill alone ({args.backfill_plants} plants): {records / seconds:,.0f} records/s "
-                  f"({dict(statuses)}); {machine.since_last()}")
+                  f"({dict(statuses)}); {busy.since_last()}")
 
             jobs = encoded(storm_jobs)
-            machine.since_last()
+            busy.since_last()
             backfill, backfill_result = in_process(backfill_load, base, jobs, phase)
             live, live_result = in_process(live_load, base, storm_bodies, rate)
             latencies, statuses = live_result.recv()
@@ -217,7 +219,7 @@ def main() -> None:
             storm += latencies
             storm_records, storm_seconds = storm_records + records, storm_seconds + seconds
             print(f"round {n}, storm: live {summary(latencies, statuses)}; backfill {records / seconds:,.0f} "
-                  f"records/s ({dict(backfill_statuses)}); {machine.since_last()}")
+                  f"records/s ({dict(backfill_statuses)}); {busy.since_last()}")
         alone_rate, storm_rate = alone_records / alone_seconds, storm_records / storm_seconds
         # Every batch refused alone (a lane that admits nothing) leaves no rate to compare with: no ratio.
         share = f"{storm_rate / alone_rate:.2f}" if alone_rate else "none"

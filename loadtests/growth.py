@@ -50,6 +50,7 @@ from loadtests.throughput import (
     BATCH,
     benchmark_store,
     hold_photos,
+    machine,
     make_months,
     percentile,
     plain_dsn,
@@ -255,7 +256,7 @@ def main() -> None:
     staff = subprocess.run([sys.executable, "-m", "service.cli", "staff", "add", "--name", "bench", "--role",
                             "viewer"], env=env, capture_output=True, text=True, check=True).stdout.split()[-1]
     headers = {"Authorization": f"Bearer {staff}"}
-    print(f"stages {stages}, {len(codes)} plants over {args.months} months, cores: {os.cpu_count()}", flush=True)
+    print(f"stages {stages}, {len(codes)} plants over {args.months} months, {machine()}", flush=True)
     per_day = max(1, round(max(stages) / len(codes) / days))
     print(f"the {POSTING_PLANTS} posting plants' {POSTING_HISTORY_DAYS} days before today, {per_day} movements a day "
           "each:", flush=True)

@@ -27,6 +27,7 @@ from loadtests.generator import RecordGenerator
 from loadtests.throughput import (
     CpuMeter,
     benchmark_store,
+    machine,
     make_months,
     postgres_meter,
     register,
@@ -83,6 +84,7 @@ async def run(workdir: Path, dsn: str, requests: int, rounds: int) -> None:
     [(_, code, key)] = await register(dsn, 1)
     today = datetime.now(UTC).date()
     await make_months(dsn, today - timedelta(days=2), today + timedelta(days=2))
+    print(machine())
     # One plant sends them all, faster than a gate would.
     with served(dsn, workdir, 1, settings={"HJ1321_RATE_LIMIT_PER_SECOND": "0"}) as (process, base):
         await measure(base, code, key, CpuMeter(process.pid), postgres_meter(workdir), requests, rounds)

@@ -26,7 +26,7 @@ import asyncpg
 import httpx
 
 from loadtests.generator import BEIJING, RecordGenerator
-from loadtests.throughput import benchmark_store, make_months, plain_dsn, served
+from loadtests.throughput import benchmark_store, machine, make_months, plain_dsn, served
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -149,7 +149,7 @@ def main() -> None:
     args = parser.parse_args()
 
     workdir, dsn = benchmark_store("hj1321-stats-")
-    print(f"{args.rows:,} movements, {args.enterprises} enterprises, {args.days} days, cores: {os.cpu_count()}")
+    print(f"{args.rows:,} movements, {args.enterprises} enterprises, {args.days} days, {machine()}")
     asyncio.run(load(dsn, args.rows, args.enterprises, args.days))
 
     env = {**os.environ, "DATABASE_URL": plain_dsn(dsn), "PYTHONPATH": str(PROJECT)}

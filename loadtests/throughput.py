@@ -21,6 +21,7 @@ import asyncio
 import atexit
 import gc
 import os
+import platform
 import shutil
 import socket
 import statistics
@@ -314,6 +315,13 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(p * len(ordered)))]
 
 
+def machine() -> str:
+    """What ran the benchmark, for its first line: the cores, and the interpreter, which the service runs on
+    too. A CPython built without profile-guided optimisation (pyenv's default build) spent about a tenth
+    more of the service's CPU a record than Debian's on the same machine."""
+    return f"cores: {os.cpu_count()}, Python {platform.python_version()} ({Path(sys.executable).resolve()})"
+
+
 def scratch_folder(prefix: str) -> Path:
     """A temporary folder for one run's embedded database, removed when the run exits. Registered before the
     server is started in it, so it runs after the server's own exit handler has stopped it (last in, first
@@ -408,7 +416,7 @@ async def main_async(args: argparse.Namespace, workdir: Path, dsn: str) -> None:
     per_enterprise = args.records // len(enterprises) // BATCH * BATCH
     total = per_enterprise * len(enterprises)
     print(f"{total} records, {len(enterprises)} enterprises, batches of {BATCH}, {args.clients} concurrent clients, "
-          f"service workers: {args.workers}, cores: {os.cpu_count()}")
+          f"service workers: {args.workers}, {machine()}")
 
     bodies: list[tuple[str, bytes]] = []
     raw_jobs: list[tuple[int, list[list[Any]]]] = []
