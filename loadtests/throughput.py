@@ -352,9 +352,9 @@ def served(dsn: str, workdir: Path, workers: int,
         port = probe.getsockname()[1]
     env = {**os.environ, "DATABASE_URL": plain_dsn(dsn), "PYTHONPATH": str(PROJECT),
            "HJ1321_DATA_DIR": str(workdir / "var"), "HJ1321_DB_POOL_SIZE": "10", **(settings or {})}
-    log = (workdir / "serve.log").open("wb")
-    process = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", "--port", str(port),
-                                "--workers", str(workers)], env=env, stdout=log, stderr=subprocess.STDOUT)
+    with (workdir / "serve.log").open("wb") as log:  # the service writes to its own copy of the descriptor
+        process = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", "--port", str(port),
+                                    "--workers", str(workers)], env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
         # Ready when every worker listens: /readyz answers from the first, and connections made before the
