@@ -179,7 +179,8 @@ async def ingest_batch(session: AsyncSession, *, kind: RecordKind, enterprise_id
         named_months=_named_months(candidates, months if kind.partitioned
                                    else [partitions.beijing_month(now)] * len(candidates)))
     for candidate in candidates:
-        candidate.row["missing_photos"] = sorted({sha for _, sha in candidate.photo_refs if sha in missing})
+        waiting = {sha for _, sha in candidate.photo_refs if sha in missing} if missing else ()
+        candidate.row["missing_photos"] = sorted(waiting)
     await pause()
     try:
         await _store(session, kind, enterprise_id, candidates, ctx, now)
@@ -207,9 +208,8 @@ async def ingest_batch(session: AsyncSession, *, kind: RecordKind, enterprise_id
         if candidate.status in (ACCEPTED, UPDATED):
             outcome.late += bool(candidate.row.get("late"))
             outcome.reupload += bool(candidate.row.get("reupload"))
-    for result in results:
-        outcome.counts[result["status"]] += 1
-        outcome.error_codes.update(error["code"] for error in result.get("errors", ()))
+    outcome.counts.update(result["status"] for result in results)
+    outcome.error_codes.update(error["code"] for result in results for error in result.get("errors", ()))
     return outcome
 
 
@@ -282,7 +282,7 @@ def _result(kind: RecordKind, candidate: Candidate, missing: set[str]) -> dict[s
         result["late"] = candidate.row["late"]
     pending = [issue(item, "photo_pending", f"photo {sha[:12]}… has not been received yet; "
                                             f"PUT /api/v1/photos/{sha}")
-               for item, sha in candidate.photo_refs if sha in missing]
+               for item, sha in candidate.photo_refs if sha in missing] if missing else []
     result["warnings"] = candidate.warnings + pending
     return result
 
