@@ -53,7 +53,8 @@ def _defer(kind: RecordKind, lane: BackfillLane) -> NoReturn:
 def _batch_guards(kind: RecordKind) -> list[Any]:
     """Run after the credential and before the body is parsed: for a kind that can be 补传, a large batch from a
     plant catching up, while the lane would refuse backfill, is held as the lane holds any batch finding no
-    place, and refused unparsed unless the lane has room for it by then (limits.py)."""
+    place, and refused unparsed unless the lane has room for it by then (limits.py). Held once: if the place
+    it waited for is gone once it is parsed, it is refused then, not held a second time."""
     async def defer_catching_up(request: Request, gateway: GatewayDep) -> None:
         declared = request.headers.get("content-length", "")
         lane = request.app.state.backfill_lane
@@ -61,6 +62,7 @@ def _batch_guards(kind: RecordKind) -> list[Any]:
             if not await lane.wait_for_room():
                 await discard_body(request)
                 _defer(kind, lane)
+            request.state.held_for_room = True  # its hold is spent: after parsing, it is taken or refused at once
     return [Depends(defer_catching_up)] if kind.reports_late else []
 
 
@@ -85,7 +87,8 @@ def _admitted(kind: RecordKind) -> Any:
         lane = request.app.state.backfill_lane
         if kind.reports_late:  # a ledger batch tells nothing of whether its plant is catching up
             lane.note(gateway.enterprise_id, backfill)
-        if not await lane.enter_or_wait(backfill):
+        held = getattr(request.state, "held_for_room", False)
+        if not (lane.enter(backfill) if held else await lane.enter_or_wait(backfill)):
             _defer(kind, lane)
         entered = time.perf_counter()
         try:

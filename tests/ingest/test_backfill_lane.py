@@ -242,6 +242,31 @@ async def test_a_batch_refused_unparsed_is_answered_once_its_body_has_arrived(cl
     assert answer.status_code == 429 and answer.json()["error"] == "backfill_deferred"
 
 
+async def test_a_batch_held_before_it_was_parsed_is_not_held_again_after(client, plant, busy):
+    """A large batch of a plant catching up waits for a place before it is parsed. If another batch takes that
+    place while this one is parsed, it is refused then: a gateway's batch is held once, not twice."""
+    from service.ingest.router import SMALL_BODY_BYTES
+
+    busy.answer_spread_seconds, busy.fraction = 30.0, lambda: 1.0
+    busy.note(plant.id, True)
+    wait_for_room = busy.wait_for_room
+
+    async def place_freed_then_taken() -> bool:
+        busy.wait_for_room = wait_for_room
+        busy.leave(True)
+        assert await wait_for_room()
+        assert busy.enter(True)  # the other batch, while this one is parsed
+        return True
+
+    busy.wait_for_room = place_freed_then_taken
+    old = batch(plant, *[movement(passTime=beijing(datetime.now(UTC) - timedelta(days=2)), reupload=True)
+                         for _ in range(40)])
+    assert len(orjson.dumps(old)) > SMALL_BODY_BYTES
+    answer = await asyncio.wait_for(client.post("/api/v1/movements", json=old, headers=plant.auth), 5)
+    assert answer.status_code == 429 and answer.json()["error"] == "backfill_deferred"
+    assert busy.wait_for_room == wait_for_room  # the hold before parsing was taken
+
+
 async def test_a_refused_batch_is_answered_a_random_part_of_a_second_later_holding_no_connection(app, client, plant,
                                                                                                 busy):
     """Gateways refused together and told "come back in 1 s" would come back together each time: the answer is
