@@ -36,10 +36,19 @@ def start_embedded(data_dir: Path) -> str:
     return "postgresql+asyncpg://" + uri.removeprefix("postgresql://")
 
 
+# PostgreSQL's own C.UTF-8 locale (17 and later): text compared by its bytes, as record ids, photo hashes and plates
+# want, with memcmp instead of the C library's strcoll (cheaper for every key an index compares), and the same on
+# every machine: an index built under one C library's collation is not silently out of order after an upgrade
+# changes it. Characters are still classified by Unicode (upper(), regular expressions).
+CREATE_DATABASE = f"CREATE DATABASE {DATABASE_NAME} TEMPLATE template0 LOCALE_PROVIDER builtin BUILTIN_LOCALE 'C.UTF-8'"
+
+
 def _ensure_database(server: Any) -> None:
-    # CREATE DATABASE has no IF NOT EXISTS; psql's \gexec runs it only when missing.
+    # CREATE DATABASE has no IF NOT EXISTS; psql's \gexec runs it only when missing. A database made before keeps
+    # the locale it was made with.
+    statement = CREATE_DATABASE.replace("'", "''")
     command = (
-        f"SELECT 'CREATE DATABASE {DATABASE_NAME}' "
+        f"SELECT '{statement}' "
         f"WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '{DATABASE_NAME}')\\gexec\n"
     )
     try:
