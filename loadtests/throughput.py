@@ -312,15 +312,23 @@ async def run_single_records(base: str, enterprises: list[tuple[int, str, str]],
 
 async def open_loop(count: int, rate: float, request: Callable[[int], Coroutine[Any, Any, None]]) -> None:
     """Start request(0..count-1) on a fixed schedule, `rate` a second, whether or not earlier ones have come
-    back (open loop: a slow service does not slow the load down), then wait for them all."""
+    back (open loop: a slow service does not slow the load down), then wait for them all.
+
+    What the client holds already is kept out of its garbage collector's reach meanwhile: a full collection
+    walking a benchmark's heap stopped the client for 80 ms, and every request in flight then (1-2 % of a
+    run's at 200 a second) showed the client's pause as the service's latency (p99 170-226 ms, 8 ms without)."""
     tasks: list[asyncio.Task[None]] = []
-    start = time.perf_counter()
-    for n in range(count):
-        delay = start + n / rate - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(request(n)))
-    await asyncio.gather(*tasks)
+    gc.freeze()
+    try:
+        start = time.perf_counter()
+        for n in range(count):
+            delay = start + n / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(request(n)))
+        await asyncio.gather(*tasks)
+    finally:
+        gc.unfreeze()
 
 
 def percentile(values: list[float], p: float) -> float:
