@@ -50,22 +50,6 @@ def _defer(kind: RecordKind, lane: BackfillLane) -> NoReturn:
                           "Retry-After", code="backfill_deferred", headers={"Retry-After": str(lane.retry_after())})
 
 
-def _batch_guards(kind: RecordKind) -> list[Any]:
-    """Run after the credential and before the body is parsed: for a kind that can be 补传, a large batch from a
-    plant catching up, while the lane would refuse backfill, is held as the lane holds any batch finding no
-    place, and refused unparsed unless the lane has room for it by then (limits.py). Held once: if the place
-    it waited for is gone once it is parsed, it is refused then, not held a second time."""
-    async def defer_catching_up(request: Request, gateway: GatewayDep) -> None:
-        declared = request.headers.get("content-length", "")
-        lane = request.app.state.backfill_lane
-        if declared.isdigit() and int(declared) > SMALL_BODY_BYTES and lane.defers_unparsed(gateway.enterprise_id):
-            if not await lane.wait_for_room():
-                await discard_body(request)
-                _defer(kind, lane)
-            request.state.held_for_room = True  # its hold is spent: after parsing, it is taken or refused at once
-    return [Depends(defer_catching_up)] if kind.reports_late else []
-
-
 @dataclass
 class Admitted:
     """A batch's records, with the place the lane gave them (limits.py) until they are committed."""
@@ -78,7 +62,24 @@ class Admitted:
 def _admitted(kind: RecordKind) -> Any:
     """Declared after the body and before the session: a refused 补传 batch never takes a database connection.
     The place is given back after the session has committed, which a live batch's time includes."""
-    async def admit(request: Request, gateway: GatewayDep, body: JsonBody) -> AsyncIterator[Admitted]:
+    async def held_unparsed(request: Request, gateway: GatewayDep) -> bool:
+        """Before the body is parsed: for a kind that can be 补传, a large batch from a plant catching up, while
+        the lane would refuse backfill, is held as the lane holds any batch finding no place, and refused
+        unparsed unless the lane has room for it by then (limits.py). Whether it was held: its hold is then
+        spent, and once parsed it is taken or refused at once, not held a second time."""
+        declared = request.headers.get("content-length", "")
+        lane = request.app.state.backfill_lane
+        if not (kind.reports_late and declared.isdigit() and int(declared) > SMALL_BODY_BYTES
+                and lane.defers_unparsed(gateway.enterprise_id)):
+            return False
+        if not await lane.wait_for_room():
+            await discard_body(request)
+            _defer(kind, lane)
+        return True
+
+    # `held` before `body`: FastAPI solves a dependency's parameters in the order they are declared.
+    async def admit(request: Request, gateway: GatewayDep, held: Annotated[bool, Depends(held_unparsed)],
+                    body: JsonBody) -> AsyncIterator[Admitted]:
         settings = request.app.state.settings
         records = records_of(body, enterprise_code=gateway.enterprise_code, max_records=settings.max_batch_records)
         now = datetime.now(UTC)
@@ -87,7 +88,6 @@ def _admitted(kind: RecordKind) -> Any:
         lane = request.app.state.backfill_lane
         if kind.reports_late:  # a ledger batch tells nothing of whether its plant is catching up
             lane.note(gateway.enterprise_id, backfill)
-        held = getattr(request.state, "held_for_room", False)
         if not (lane.enter(backfill) if held else await lane.enter_or_wait(backfill)):
             _defer(kind, lane)
         entered = time.perf_counter()
@@ -114,7 +114,7 @@ async def _post_batch(kind: RecordKind, request: Request, gateway: Gateway, batc
 
 
 @router.post("/movements", openapi_extra=batch_body("movements"), responses=batch_responses,
-             dependencies=_batch_guards(MOVEMENTS), summary="上传进出厂运输车辆记录 Upload vehicle movements")
+             summary="上传进出厂运输车辆记录 Upload vehicle movements")
 async def post_movements(request: Request, gateway: GatewayDep, batch: MovementsBatch,
                          session: SessionDep) -> Response:
     """Upload 进出厂运输车辆记录 (vehicle movements): 1-500 per batch, a verdict for each."""
@@ -122,7 +122,6 @@ async def post_movements(request: Request, gateway: GatewayDep, batch: Movements
 
 
 @router.post("/inplant-vehicles", openapi_extra=batch_body("inplant-vehicles"), responses=batch_responses,
-             dependencies=_batch_guards(INPLANT_VEHICLES),
              summary="上传厂内运输车辆台账 Upload in-plant vehicle ledger entries")
 async def post_inplant_vehicles(request: Request, gateway: GatewayDep, batch: InplantVehiclesBatch,
                                 session: SessionDep) -> Response:
@@ -131,7 +130,6 @@ async def post_inplant_vehicles(request: Request, gateway: GatewayDep, batch: In
 
 
 @router.post("/nonroad-machinery", openapi_extra=batch_body("nonroad-machinery"), responses=batch_responses,
-             dependencies=_batch_guards(NONROAD_MACHINERY),
              summary="上传非道路移动机械台账 Upload non-road machinery ledger entries")
 async def post_nonroad_machinery(request: Request, gateway: GatewayDep, batch: NonroadMachineryBatch,
                                  session: SessionDep) -> Response:
@@ -140,7 +138,7 @@ async def post_nonroad_machinery(request: Request, gateway: GatewayDep, batch: N
 
 
 @router.post("/clean-transport-volumes", openapi_extra=batch_body("clean-transport-volumes"),
-             responses=batch_responses, dependencies=_batch_guards(CLEAN_TRANSPORT_VOLUMES),
+             responses=batch_responses,
              summary="上传清洁方式运输量 Upload clean-mode transport volumes")
 async def post_clean_transport_volumes(request: Request, gateway: GatewayDep, batch: CleanTransportVolumesBatch,
                                        session: SessionDep) -> Response:
