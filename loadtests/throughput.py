@@ -316,7 +316,7 @@ async def open_loop(count: int, rate: float, request: Callable[[int], Coroutine[
 
     What the client holds already is kept out of its garbage collector's reach meanwhile: a full collection
     walking a benchmark's heap stopped the client for 80 ms, and every request in flight then (1-2 % of a
-    run's at 200 a second) showed the client's pause as the service's latency (p99 170-226 ms, 8 ms without)."""
+    run's at 200 a second) showed the client's pause as the service's latency (p99 170-226 ms, 8-10 ms without)."""
     tasks: list[asyncio.Task[None]] = []
     gc.freeze()
     try:
