@@ -464,8 +464,7 @@ async def main_async(args: argparse.Namespace, workdir: Path, dsn: str) -> None:
     postgres = postgres_meter(workdir)
     raw_before = await raw_phase(dsn, raw_jobs_of(bodies), args.clients, postgres, "raw PostgreSQL batched upsert:")
     # Only the encoded bodies stay (the rows above were dropped with the call): a client heap of millions of row
-    # objects would spend CPU in garbage collection that the service needs, and stall the latency measurement below.
-    gc.collect()
+    # objects would spend CPU in garbage collection that the service needs.
     await truncate(dsn)
 
     with served(dsn, workdir, args.workers) as (process, base):
