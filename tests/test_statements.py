@@ -113,3 +113,22 @@ async def test_rows_answer_alike_through_either_path(engine, probe):
     with pytest.raises(MultipleResultsFound):
         on_the_driver.one()
     assert one.scalar_one() == 2 and one.first()[1] == "two"
+
+
+async def test_a_request_takes_the_connection_given_back_last(settings):
+    """Requests one after another keep to one warm connection, however many the pool has made."""
+    engine = create_engine(settings.model_copy(update={"db_pool_size": 3}))
+    backend = text("SELECT pg_backend_pid()")
+    try:
+        sessionmaker = create_sessionmaker(engine)
+        async with sessionmaker() as a, sessionmaker() as b, sessionmaker() as c:
+            made = [(await run_sql(s, backend, {})).scalar_one() for s in (a, b, c)]
+        # c closed first, a last: a's connection is the one given back last
+        after = []
+        for _ in range(3):
+            async with sessionmaker() as session:
+                after.append((await run_sql(session, backend, {})).scalar_one())
+    finally:
+        await engine.dispose()
+    assert len(set(made)) == 3
+    assert after == [made[0]] * 3
