@@ -60,7 +60,8 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False, autoflush=False)
 
 
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+@asynccontextmanager
+async def _committed(request: Request) -> AsyncIterator[AsyncSession]:
     """The one commit point of a request: commit after the route returns, roll back on any error."""
     sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
     async with sessionmaker() as session:
@@ -75,9 +76,22 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         await session.commit()
 
 
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """The request is live traffic while it holds its session: 补传 batches make way for it (limits.py)."""
+    async with request.app.state.backfill_lane.live(), _committed(request) as session:
+        yield session
+
+
+async def get_admitted_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A batch's session: its admission has placed it in the lane already, as live or as backfill."""
+    async with _committed(request) as session:
+        yield session
+
+
 # scope="function" runs the commit before the response is sent, so a failed commit is a 5xx.
 # Routes declare it after their credential and body, so no connection is held while those arrive.
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+AdmittedSessionDep = Annotated[AsyncSession, Depends(get_admitted_session, scope="function")]
 
 
 @asynccontextmanager

@@ -10,7 +10,8 @@ import math
 import random
 import time
 from collections import Counter, deque
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 from service import metrics
@@ -78,10 +79,12 @@ PROBE_RECORDS = 10
 class BackfillLane:
     """Live passes first. After an outage hundreds of gateways re-send days of records (补传) while the
     other gates keep posting what passes now; the re-sent batches must not take the capacity the live ones
-    need. A backfill batch takes a place only while this worker has fewer than `max_backfill` of them in
+    need. Live traffic is every request but a 补传 batch: a live batch, and any other request while it holds a
+    database session (db.py), such as a gateway's read of its control measures or a staff member's query. A
+    backfill batch takes a place only while this worker has fewer than `max_backfill` of them in
     flight (`max_backfill_beside_live` while live batches arrive: one came in the last `hold_seconds`), more
     than `reserve` of its `capacity` places free, and the lane is open; otherwise it is told to come back
-    (429, Retry-After). A live batch is never turned away here. Two backfill batches in flight keep a worker
+    (429, Retry-After). Live traffic is never turned away here. Two backfill batches in flight keep a worker
     busy while the other waits for the database; beside live passes, one lets them through sooner.
 
     The lane closes for `hold_seconds` when more than `slow_share` of the live probes of the last
@@ -170,16 +173,25 @@ class BackfillLane:
         return True
 
     def leave(self, backfill: bool, seconds: float = 0.0, records: int = 1) -> None:
-        """`seconds`: how long the batch of `records` took, from entering."""
+        """`seconds`: how long the batch of `records` took, from entering; no records: not a batch."""
         if backfill:
             self._backfill -= 1
         else:
             self._live -= 1
             if not self._live:
                 self._no_live.set()
-            if self.live_seconds and records <= PROBE_RECORDS:
+            if self.live_seconds and 0 < records <= PROBE_RECORDS:
                 self._probe(seconds > self.live_seconds)
         self._wake_next()
+
+    @asynccontextmanager
+    async def live(self) -> AsyncIterator[None]:
+        """A live request that is not a batch. Never a probe: how long a read takes says how much it read."""
+        self.enter(False)
+        try:
+            yield
+        finally:
+            self.leave(False, records=0)
 
     def _beside_live(self) -> bool:
         return self._live > 0 or self.clock() - self._last_live < self.hold_seconds

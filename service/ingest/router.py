@@ -16,7 +16,7 @@ from service.auth.dependencies import GatewayDep
 from service.auth.service import Gateway
 from service.body import JsonBody, discard_body
 from service.contract import HEARTBEAT_SCHEMA
-from service.db import SessionDep
+from service.db import AdmittedSessionDep, SessionDep
 from service.enterprises import service as enterprises
 from service.errors import GATEWAY_WRITE_ERRORS, TooManyRequests
 from service.ingest.answers import HeartbeatAnswer
@@ -116,7 +116,7 @@ async def _post_batch(kind: RecordKind, request: Request, gateway: Gateway, batc
 @router.post("/movements", openapi_extra=batch_body("movements"), responses=batch_responses,
              summary="上传进出厂运输车辆记录 Upload vehicle movements")
 async def post_movements(request: Request, gateway: GatewayDep, batch: MovementsBatch,
-                         session: SessionDep) -> Response:
+                         session: AdmittedSessionDep) -> Response:
     """Upload 进出厂运输车辆记录 (vehicle movements): 1-500 per batch, a verdict for each."""
     return await _post_batch(MOVEMENTS, request, gateway, batch, session)
 
@@ -124,7 +124,7 @@ async def post_movements(request: Request, gateway: GatewayDep, batch: Movements
 @router.post("/inplant-vehicles", openapi_extra=batch_body("inplant-vehicles"), responses=batch_responses,
              summary="上传厂内运输车辆台账 Upload in-plant vehicle ledger entries")
 async def post_inplant_vehicles(request: Request, gateway: GatewayDep, batch: InplantVehiclesBatch,
-                                session: SessionDep) -> Response:
+                                session: AdmittedSessionDep) -> Response:
     """Register or update 厂内运输车辆 (in-plant vehicle ledger entries), keyed by envRegCode."""
     return await _post_batch(INPLANT_VEHICLES, request, gateway, batch, session)
 
@@ -132,7 +132,7 @@ async def post_inplant_vehicles(request: Request, gateway: GatewayDep, batch: In
 @router.post("/nonroad-machinery", openapi_extra=batch_body("nonroad-machinery"), responses=batch_responses,
              summary="上传非道路移动机械台账 Upload non-road machinery ledger entries")
 async def post_nonroad_machinery(request: Request, gateway: GatewayDep, batch: NonroadMachineryBatch,
-                                 session: SessionDep) -> Response:
+                                 session: AdmittedSessionDep) -> Response:
     """Register or update 非道路移动机械 (non-road machinery ledger entries), keyed by envRegCode."""
     return await _post_batch(NONROAD_MACHINERY, request, gateway, batch, session)
 
@@ -141,7 +141,7 @@ async def post_nonroad_machinery(request: Request, gateway: GatewayDep, batch: N
              responses=batch_responses,
              summary="上传清洁方式运输量 Upload clean-mode transport volumes")
 async def post_clean_transport_volumes(request: Request, gateway: GatewayDep, batch: CleanTransportVolumesBatch,
-                                       session: SessionDep) -> Response:
+                                       session: AdmittedSessionDep) -> Response:
     """Upload 清洁方式运输量 (rail, water, pipeline and belt tonnes), keyed by recordId."""
     return await _post_batch(CLEAN_TRANSPORT_VOLUMES, request, gateway, batch, session)
 

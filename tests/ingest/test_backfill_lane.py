@@ -10,7 +10,7 @@ import pytest
 from service.ingest.kinds import INPLANT_VEHICLES, MOVEMENTS
 from service.ingest.service import is_backfill
 from service.limits import GIVE_WAY_SECONDS, BackfillLane
-from tests.conftest import flush_audit, scalar
+from tests.conftest import flush_audit, scalar, staff_token
 from tests.factories import batch, beijing, inplant_vehicle, movement
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -478,6 +478,42 @@ async def test_a_backfill_post_is_held_while_a_live_batch_is_in_flight(app, clie
         app.state.backfill_lane = original
     assert answer.status_code == 200 and answer.json()["accepted"] == 120
     assert await scalar(engine, "SELECT count(*) FROM movement WHERE enterprise_id = :e", e=plant.id) == 120
+
+
+@pytest.mark.parametrize("reader", ["gateway", "staff"])
+async def test_a_read_is_live_traffic_the_backfill_makes_way_for(app, client, engine, plant, reader):
+    """A gateway reading its control measures, or staff querying, during a storm: fewer 补传 batches go on."""
+    original = app.state.backfill_lane
+    lane = app.state.backfill_lane = BackfillLane(capacity=original.capacity, reserve=original.reserve,
+                                                   max_backfill=2, max_backfill_beside_live=1,
+                                                   answer_spread_seconds=0)
+    old = beijing(datetime.now(UTC) - timedelta(days=2))
+    try:
+        assert lane.enter(True)  # one 补传 batch in flight on this worker
+        alone = await client.post("/api/v1/movements", json=batch(plant, movement(passTime=old, reupload=True)),
+                                  headers=plant.auth)
+        read = (await client.get("/api/v1/control-measures", headers=plant.auth) if reader == "gateway" else
+                await client.get("/api/v1/reports/daily", params={"date": old[:10]},
+                                 headers=await staff_token(engine)))
+        beside = await client.post("/api/v1/movements", json=batch(plant, movement(passTime=old, reupload=True)),
+                                   headers=plant.auth)
+    finally:
+        app.state.backfill_lane = original
+    assert alone.status_code == 200 and read.status_code == 200
+    assert beside.status_code == 429 and beside.json()["error"] == "backfill_deferred"
+
+
+async def test_a_read_is_never_a_probe_of_the_worker():
+    """Slow live batches close the lane; a slow read (a month's report) says nothing of how busy the worker is."""
+    lane = BackfillLane(capacity=10, reserve=2, max_backfill=2, live_seconds=1e-9)
+    for _ in range(20):
+        async with lane.live():
+            await asyncio.sleep(0)
+    assert lane.enter(True)
+    lane.leave(True)
+    lane.enter(False)
+    lane.leave(False, 0.01)  # a slow live batch: closed
+    assert not lane.enter(True)
 
 
 def test_no_backfill_at_all_beside_live_passes_is_refused_as_a_setting():
