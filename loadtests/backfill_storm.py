@@ -2,7 +2,7 @@
 
     python -m loadtests.backfill_storm [--live-plants 20] [--live-rate 10] [--backfill-plants 50]
                                        [--days 3] [--per-day 600] [--seconds 10] [--rounds 3] [--workers 2]
-                                       [--no-lane] [--live-request pass|health]
+                                       [--no-lane] [--live-request pass|read|health]
 
 1. A fresh embedded PostgreSQL and `hj1321 serve --workers 2` (pool of 10 per worker).
 2. `--rounds` rounds of three phases of `--seconds` each (and 2 s before, when live posts are sent
@@ -17,9 +17,10 @@ back) and taken by the host (a shared virtual machine), and, pooled over the rou
 noisy), the live p99 ratio (target: within 2x of quiet) and the backfill ratio (target: at least 0.7 of
 alone; none when nothing was stored alone).
 
-`--live-request health` has the live load ask `GET /healthz` instead of posting passes: no credential, no
-database, a third of a millisecond of the service's CPU. Its p99 in the storm is the floor the machine sets on
-any live request, however cheap its own path.
+`--live-request read` has the live plants read their control measures (`GET /api/v1/control-measures`) instead
+of posting passes, as gateways do during an alert. `--live-request health` has them ask `GET /healthz`: no
+credential, no database, a third of a millisecond of the service's CPU; its p99 in the storm is the floor the
+machine sets on any live request, however cheap its own path.
 """
 
 import argparse
@@ -54,7 +55,8 @@ def live_bodies(plants: list[tuple[int, str, str]], count: int, seed: int) -> li
     return [(key, generator.batch(1)) for n in range(count) for generator, key in [generators[n % len(generators)]]]
 
 
-def live_load(base: str, bodies: list[tuple[str, dict[str, Any]]], rate: float, health: bool, out: Any) -> None:
+def live_load(base: str, bodies: list[tuple[str, dict[str, Any]]], rate: float, request_kind: str,
+              out: Any) -> None:
     async def run() -> tuple[list[float], Counter[int]]:
         latencies: list[float] = []
         statuses: Counter[int] = Counter()
@@ -62,10 +64,12 @@ def live_load(base: str, bodies: list[tuple[str, dict[str, Any]]], rate: float, 
         async with aiohttp.ClientSession(base_url=base, timeout=aiohttp.ClientTimeout(total=60),
                                          connector=aiohttp.TCPConnector(limit=200)) as client:
             async def one(n: int) -> None:
-                if health:
-                    request = health_check(client)
+                key, document = bodies[n]
+                if request_kind == "health":
+                    request = get(client, "/healthz", {})
+                elif request_kind == "read":
+                    request = get(client, "/api/v1/control-measures", {"Authorization": f"Bearer {key}"})
                 else:
-                    key, document = bodies[n]
                     beijing_now = time.gmtime(time.time() + 8 * 3600)
                     document["records"][0]["passTime"] = time.strftime("%Y-%m-%d %H:%M:%S", beijing_now)
                     request = post_movements(client, key, orjson.dumps(document))
@@ -84,8 +88,8 @@ def live_load(base: str, bodies: list[tuple[str, dict[str, Any]]], rate: float, 
     out.send(asyncio.run(run()))
 
 
-async def health_check(client: aiohttp.ClientSession) -> tuple[int, bytes]:
-    async with client.get("/healthz") as response:
+async def get(client: aiohttp.ClientSession, path: str, headers: dict[str, str]) -> tuple[int, bytes]:
+    async with client.get(path, headers=headers) as response:
         return response.status, await response.read()
 
 
@@ -176,15 +180,14 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="rounds of quiet, backfill alone and storm")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--no-lane", action="store_true", help="turn the backfill lane off, for comparison")
-    parser.add_argument("--live-request", choices=("pass", "health"), default="pass",
-                        help="what the live load sends: one-record posts, or health checks (the floor)")
+    parser.add_argument("--live-request", choices=("pass", "read", "health"), default="pass",
+                        help="what the live load sends: one-record posts, control-measures reads, or health checks")
     args = parser.parse_args()
 
     workdir, dsn = benchmark_store("hj1321-storm-")
     live_plants = asyncio.run(register(dsn, args.live_plants))
     backfill_plants = asyncio.run(register(dsn, args.backfill_plants))
     rate = args.live_rate * args.live_plants
-    health = args.live_request == "health"
     print(machine())
     print(f"generating {2 * args.rounds * args.backfill_plants * args.days * args.per_day:,} backfill records")
     # Fresh records for every phase (a resent record would be a cheap duplicate), and their photos held
@@ -207,7 +210,7 @@ def main() -> None:
         busy = MachineBusy()
         for n, (quiet_bodies, alone_jobs, storm_bodies, storm_jobs) in enumerate(rounds, start=1):
             busy.since_last()
-            process, result = in_process(live_load, base, quiet_bodies, rate, health)
+            process, result = in_process(live_load, base, quiet_bodies, rate, args.live_request)
             latencies, statuses = result.recv()
             process.join()
             quiet += latencies
@@ -226,7 +229,7 @@ def main() -> None:
             jobs = encoded(storm_jobs)
             busy.since_last()
             backfill, backfill_result = in_process(backfill_load, base, jobs, phase)
-            live, live_result = in_process(live_load, base, storm_bodies, rate, health)
+            live, live_result = in_process(live_load, base, storm_bodies, rate, args.live_request)
             latencies, statuses = live_result.recv()
             records, seconds, backfill_statuses = backfill_result.recv()
             live.join()
