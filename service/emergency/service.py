@@ -195,23 +195,22 @@ async def upsert_watchlist(session: AsyncSession, acting: Acting, entries: list[
     return saved
 
 
-async def watchlist_for(session: AsyncSession, enterprise: Enterprise, *, since: int,
-                        limit: int) -> dict[str, Any]:
-    rows = await repository.watchlist_changes(session, region_code=enterprise.region_code, since=since, limit=limit)
+async def watchlist_for(session: AsyncSession, *, region_code: str, since: int, limit: int) -> dict[str, Any]:
+    rows = await repository.watchlist_changes(session, region_code=region_code, since=since, limit=limit)
     cursor = rows[-1].change_seq if rows else since
     return {"items": [watchlist_view(row) for row in rows], "cursor": str(cursor), "more": len(rows) == limit}
 
 
 # ---- what a gateway must do -----------------------------------------------------------------------
 
-async def control_measures(session: AsyncSession, enterprise: Enterprise, now: datetime) -> dict[str, Any]:
+async def control_measures(session: AsyncSession, *, enterprise_id: int, region_code: str,
+                           now: datetime) -> dict[str, Any]:
     """Alerts in force or announced for the plant, each with the rule that applies to it, in words and as data."""
-    assert enterprise.id is not None
     items = []
-    for row in await repository.alerts_for_enterprise(session, region_code=enterprise.region_code, now=now):
+    for row in await repository.alerts_for_enterprise(session, region_code=region_code, now=now):
         day = max(row.starts_at, now).astimezone(BEIJING).date()
-        grade = await repository.grade_on(session, enterprise.id, day)
-        ban = ban_for(rule_set_for(enterprise.region_code, day), grade=grade, measure=row.measure)
+        grade = await repository.grade_on(session, enterprise_id, day)
+        ban = ban_for(rule_set_for(region_code, day), grade=grade, measure=row.measure)
         items.append({"alertId": row.id, "level": row.level, "measure": row.measure, "startsAt": _time(row.starts_at),
                       "endsAt": _time(row.ends_at), "grade": grade, "banned": ban.as_json() if ban else None,
                       "maxHeavyEntryRatio": alert_view(row)["maxHeavyEntryRatio"],
