@@ -82,7 +82,7 @@ class BackfillLane:
     need. Live traffic is every request but a 补传 batch: a live batch, and any other request while it holds a
     database session (db.py), such as a gateway's read of its control measures or a staff member's query. A
     backfill batch takes a place only while this worker has fewer than `max_backfill` of them in
-    flight (`max_backfill_beside_live` while live batches arrive: one came in the last `hold_seconds`), more
+    flight (`max_backfill_beside_live` while live traffic arrives: some came in the last `hold_seconds`), more
     than `reserve` of its `capacity` places free, and the lane is open; otherwise it is told to come back
     (429, Retry-After). Live traffic is never turned away here. Two backfill batches in flight keep a worker
     busy while the other waits for the database; beside live passes, one lets them through sooner.

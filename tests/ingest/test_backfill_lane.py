@@ -504,15 +504,16 @@ async def test_a_read_is_live_traffic_the_backfill_makes_way_for(app, client, en
 
 
 async def test_a_read_is_never_a_probe_of_the_worker():
-    """Slow live batches close the lane; a slow read (a month's report) says nothing of how busy the worker is."""
+    """Slow live batches close the lane. A read takes as long as what it reads (a month's report): slow, it does
+    not close the lane, and many of them do not outvote the live batches' probes."""
     lane = BackfillLane(capacity=10, reserve=2, max_backfill=2, live_seconds=1e-9)
     for _ in range(20):
         async with lane.live():
-            await asyncio.sleep(0)
-    assert lane.enter(True)
+            await asyncio.sleep(0.001)
+    assert lane.enter(True)  # open
     lane.leave(True)
     lane.enter(False)
-    lane.leave(False, 0.01)  # a slow live batch: closed
+    lane.leave(False, 0.01)  # one slow live batch, the only probe: closed
     assert not lane.enter(True)
 
 
