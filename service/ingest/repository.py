@@ -8,7 +8,7 @@ string decoded from those bytes (half a megabyte of mostly Chinese text a batch)
 worker's CPU a record for nothing.
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
@@ -21,6 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.db import run_sql
 from service.ingest.kinds import RecordKind
+from service.stats import repository as stats
 
 # Set by the statements themselves, not carried in the rows.
 _META_COLUMNS = ("id", "enterprise_id", "version", "received_at", "first_received_at", "complete")
@@ -106,14 +107,20 @@ def _statements(kind: RecordKind) -> _Statements:
     keys = kind.key_model.__table__.name  # type: ignore[attr-defined]
     at_key = f"cur.enterprise_id = :enterprise_id AND cur.{key} = u.{key} AND cur.{day} = u.old_day"
     return _Statements(
+        # The days go dirty (stats) in the same statement when every row is new. The count waits for the last
+        # row, so the days are locked after every key, as in a batch that marks them at its end.
         insert=text(f"""
             WITH u AS MATERIALIZED (SELECT * FROM {rows}),
             new_key AS (
                 INSERT INTO {keys} (enterprise_id, {key}, {day}) SELECT :enterprise_id, {key}, {day} FROM u
-                ON CONFLICT DO NOTHING RETURNING {key})
-            INSERT INTO {table.name} (enterprise_id, version, received_at, first_received_at, {alias})
-            SELECT :enterprise_id, 1, :now, :now, {", ".join(value(c) for c in data)} FROM u JOIN new_key USING ({key})
-            RETURNING {key}
+                ON CONFLICT DO NOTHING RETURNING {key}),
+            inserted AS (
+                INSERT INTO {table.name} (enterprise_id, version, received_at, first_received_at, {alias})
+                SELECT :enterprise_id, 1, :now, :now, {", ".join(value(c) for c in data)}
+                FROM u JOIN new_key USING ({key})
+                RETURNING {key}),
+            marked AS ({stats.marking("(SELECT count(*) FROM inserted) = :row_count")})
+            SELECT {key} FROM inserted
         """),
         # Two statements: a correction that moved a row to another month while we waited for its key is
         # visible only to a statement that starts after the wait.
@@ -163,11 +170,16 @@ def _rows_json(rows: Sequence[dict[str, Any]]) -> bytes:
 
 
 async def insert_new(session: AsyncSession, kind: RecordKind, *, enterprise_id: int,
-                     rows: Sequence[dict[str, Any]], now: datetime) -> set[str]:
-    """Insert rows whose key is not stored yet, as version 1; returns the keys inserted."""
-    params = {"enterprise_id": enterprise_id, "now": now, "rows": _rows_json(rows)}
+                     rows: Sequence[dict[str, Any]], now: datetime,
+                     days: Iterable[tuple[int, date]] = ()) -> tuple[set[str], bool]:
+    """Insert rows whose key is not stored yet, as version 1; returns the keys inserted, and whether `days`
+    ((enterprise, day) pairs) were marked dirty with them: for a partitioned kind, when every row was new."""
+    params: dict[str, Any] = {"enterprise_id": enterprise_id, "now": now, "rows": _rows_json(rows)}
+    if kind.partitioned:
+        params.update(stats.dirty_days(days), row_count=len(rows))
     result = await run_sql(session, _statements(kind).insert, params)
-    return set(result.scalars())
+    inserted = set(result.scalars())
+    return inserted, kind.partitioned and len(inserted) == len(rows)
 
 
 async def lock_current(session: AsyncSession, kind: RecordKind, *, enterprise_id: int,

@@ -6,6 +6,7 @@ the earlier version kept). Several versions of one key inside a batch are applie
 """
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -19,6 +20,7 @@ from service.config import Settings
 from service.db import session_engine
 from service.emergency import findings
 from service.emergency import repository as emergency
+from service.emergency.repository import AtIngest
 from service.errors import Forbidden, PayloadTooLarge, ServiceUnavailable, Unprocessable
 from service.ingest import repository
 from service.ingest.content import content_digest, receipt
@@ -172,6 +174,8 @@ async def ingest_batch(session: AsyncSession, *, kind: RecordKind, enterprise_id
     if months:
         # Before this transaction takes any lock, so making a month cannot wait on it.
         await partitions.ensure(session_engine(session), set(months))
+    # Asked first, before this transaction locks anything: the watch-list and the alerts over these passes.
+    watched = await _watched(session, candidates, region_code) if kind is MOVEMENTS else None
 
     missing, new_photo_bytes = await store_and_find_missing(
         session, photo_store(settings), enterprise_id=enterprise_id, bundle=photos,
@@ -182,8 +186,11 @@ async def ingest_batch(session: AsyncSession, *, kind: RecordKind, enterprise_id
         waiting = {sha for _, sha in candidate.photo_refs if sha in missing} if missing else ()
         candidate.row["missing_photos"] = sorted(waiting)
     await pause()
+    # A batch whose records are all new and that has nothing left to do after storing them marks their days
+    # in its insert. Otherwise they are marked last, after the alerts' findings (further below).
+    mark_in_insert = bool(kind.day_column) and not (watched and watched.alert_ids)
     try:
-        await _store(session, kind, enterprise_id, candidates, ctx, now)
+        marked = await _store(session, kind, enterprise_id, candidates, ctx, now, mark_in_insert)
     except DBAPIError as exc:
         if not partitions.is_missing(exc):
             raise
@@ -194,12 +201,13 @@ async def ingest_batch(session: AsyncSession, *, kind: RecordKind, enterprise_id
     outcome = BatchOutcome(kind=kind.name, results=results, new_photo_bytes=new_photo_bytes)
     listed: dict[int, dict[str, str]] = {}
     await pause()
-    if kind is MOVEMENTS:
-        listed, outcome.violations = await _emergency_checks(session, enterprise_id, candidates, region_code)
+    if watched is not None:
+        listed, outcome.violations = await _emergency_checks(session, enterprise_id, candidates, region_code,
+                                                             watched)
     if kind.day_column:
         # Last: a day's marker stays locked until this transaction commits, and the plant's next batch of that
         # day waits for it. A gate posting several passes a second must not wait on more than the commit.
-        await stats.mark_dirty(session, _changed_days(kind.day_column, enterprise_id, candidates), now)
+        await stats.mark_dirty(session, _changed_days(kind.day_column, enterprise_id, candidates) - marked, now)
     await pause()
     for candidate in candidates:
         results[candidate.index] = _result(kind, candidate, missing)
@@ -213,21 +221,31 @@ async def ingest_batch(session: AsyncSession, *, kind: RecordKind, enterprise_id
     return outcome
 
 
+def _entries(candidates: list[Candidate]) -> list[Candidate]:
+    return [c for c in candidates if c.row["direction"] == "1"]
+
+
+async def _watched(session: AsyncSession, candidates: list[Candidate], region_code: str) -> AtIngest:
+    """The watch-list entries of the batch's entering vehicles, and the alerts over its passes."""
+    first = min((c.row["pass_time"] for c in candidates), default=None)
+    last = max((c.row["pass_time"] for c in candidates), default=None)
+    passes = (first, last + timedelta(microseconds=1)) if first is not None and last is not None else None
+    return await emergency.at_ingest(session, region_code=region_code, passes=passes, plates=sorted(
+        {(c.row["plate_no"], c.row["plate_color"]) for c in _entries(candidates)}))
+
+
 async def _emergency_checks(session: AsyncSession, enterprise_id: int, candidates: list[Candidate],
-                            region_code: str) -> tuple[dict[int, dict[str, str]], dict[str, int]]:
+                            region_code: str, found: AtIngest) -> tuple[dict[int, dict[str, str]], dict[str, int]]:
     """The entries of vehicles on the watch-list at their pass time, and how many stored movements break a
-    heavy-pollution alert's rules (per rule, for the violations counter), in one round trip when no alert
-    covers the plant (the usual case).
+    heavy-pollution alert's rules (per rule, for the violations counter): no round trip when no alert covers
+    the plant (the usual case).
 
     A listed vehicle's entry is warned, and stored all the same (evidence); the warning is only in the
     answer, not in the record's stored warnings: those are about the data's quality."""
-    entries = [c for c in candidates if c.row["direction"] == "1"]
+    entries = _entries(candidates)
     stored = [c for c in candidates if c.status in (ACCEPTED, UPDATED)]
     first = min((c.row["pass_time"] for c in stored), default=None)
     last = max((c.row["pass_time"] for c in stored), default=None)
-    passes = (first, last + timedelta(microseconds=1)) if first is not None and last is not None else None
-    found = await emergency.at_ingest(session, region_code=region_code, passes=passes,
-                                      plates=sorted({(c.row["plate_no"], c.row["plate_color"]) for c in entries}))
     warnings: dict[int, dict[str, str]] = {}
     for candidate in entries:
         for entry in found.listed:
@@ -268,6 +286,10 @@ def _changed_days(day_column: str, enterprise_id: int, candidates: list[Candidat
             days.add(candidate.row[day_column])
             if candidate.previous_day is not None:
                 days.add(candidate.previous_day)
+    return _with_eves(enterprise_id, days)
+
+
+def _with_eves(enterprise_id: int, days: Iterable[date]) -> set[tuple[int, date]]:
     return {(enterprise_id, day) for d in days for day in (d, d - timedelta(days=1))}
 
 
@@ -287,9 +309,11 @@ def _result(kind: RecordKind, candidate: Candidate, missing: set[str]) -> dict[s
     return result
 
 
-async def _store(session: AsyncSession, kind: RecordKind, enterprise_id: int,
-                 candidates: list[Candidate], ctx: RuleContext, now: datetime) -> None:
-    """Apply the batch in rounds: round n holds the n-th distinct version of each key."""
+async def _store(session: AsyncSession, kind: RecordKind, enterprise_id: int, candidates: list[Candidate],
+                 ctx: RuleContext, now: datetime, mark_days: bool) -> set[tuple[int, date]]:
+    """Apply the batch in rounds: round n holds the n-th distinct version of each key. Returns the days marked
+    dirty by the inserts (`mark_days`): only a batch of one round marks them there, as nothing it locks after
+    its insert could then make another batch wait while holding a day this one needs."""
     chains: dict[str, list[Candidate]] = {}
     repeats: list[tuple[Candidate, Candidate]] = []
     for candidate in candidates:
@@ -298,26 +322,36 @@ async def _store(session: AsyncSession, kind: RecordKind, enterprise_id: int,
             repeats.append((candidate, chain[-1]))
         else:
             chain.append(candidate)
+    mark_days = mark_days and all(len(chain) == 1 for chain in chains.values())
+    marked: set[tuple[int, date]] = set()
     depth = 0
     while True:
         round_ = sorted((chain[depth] for chain in chains.values() if len(chain) > depth), key=lambda c: c.key)
         if not round_:
             break
-        await _store_round(session, kind, enterprise_id, round_, ctx, now)
+        marked |= await _store_round(session, kind, enterprise_id, round_, ctx, now, mark_days)
         depth += 1
     for repeat, original in repeats:
         repeat.status, repeat.version = DUPLICATE, original.version
+    return marked
 
 
-async def _store_round(session: AsyncSession, kind: RecordKind, enterprise_id: int,
-                       round_: list[Candidate], ctx: RuleContext, now: datetime) -> None:
+async def _store_round(session: AsyncSession, kind: RecordKind, enterprise_id: int, round_: list[Candidate],
+                       ctx: RuleContext, now: datetime, mark_days: bool) -> set[tuple[int, date]]:
     for candidate in round_:
         kind.derive(candidate.row, now, ctx)
+    # Marked by the insert only if every record of the round is new: none is locked after it then.
+    days = _with_eves(enterprise_id, (c.row[kind.day_column] for c in round_)) \
+        if mark_days and kind.day_column else set()
+    marked: set[tuple[int, date]] = set()
     pending, existing, current = round_, [], {}
     # A key stored when we inserted may be gone when we lock it (the retention purge): then it is new again.
     while pending:
-        inserted = await repository.insert_new(session, kind, enterprise_id=enterprise_id,
-                                               rows=[c.row for c in pending], now=now)
+        inserted, all_new = await repository.insert_new(session, kind, enterprise_id=enterprise_id,
+                                                        rows=[c.row for c in pending], now=now, days=days)
+        if all_new:
+            marked = days
+        days = set()  # the keys found stored are locked next: a retry marks nothing, its days wait for the end
         for candidate in pending:
             if candidate.key in inserted:
                 candidate.status, candidate.version = ACCEPTED, 1
@@ -338,7 +372,7 @@ async def _store_round(session: AsyncSession, kind: RecordKind, enterprise_id: i
             candidate.previous_day = stored.day
             changed.append((stored, candidate))
     if not changed:
-        return
+        return marked
     rows = [(stored, candidate.row) for stored, candidate in changed]
     await repository.archive(session, kind, enterprise_id=enterprise_id, changed=rows)
     versions = await repository.replace_current(session, kind, enterprise_id=enterprise_id, changed=rows, now=now)
@@ -352,6 +386,7 @@ async def _store_round(session: AsyncSession, kind: RecordKind, enterprise_id: i
         if later:
             await photos_repository.name_by_versions(session, enterprise_id=enterprise_id,
                                                      record_ids=[key for _, key in later], month=max(later)[0])
+    return marked
 
 
 def records_of(body: Any, *, enterprise_code: str, max_records: int) -> list[Any]:

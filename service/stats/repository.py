@@ -10,13 +10,21 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from service.db import run_sql
 from service.ingest.models import HEAVY
 
-# DO UPDATE, not DO NOTHING: the marker row stays locked until the marking transaction commits,
-# so a reader claiming it (below) waits, and then recounts with that transaction's records in view.
-_MARK = text("""
+
+def marking(when: str = "TRUE") -> str:
+    """The statement marking the days of dirty_days() dirty when `when` holds, in their order (two markings
+    lock the days they share in the same order). Also a step of ingest's insert (ingest/repository.py).
+
+    DO UPDATE, not DO NOTHING: the marker row stays locked until the marking transaction commits,
+    so a reader claiming it (below) waits, and then recounts with that transaction's records in view."""
+    return f"""
     INSERT INTO stat_dirty (enterprise_id, pass_date, marked_at)
-    SELECT e, d, :now FROM unnest(CAST(:e AS integer[]), CAST(:d AS date[])) AS u(e, d) ORDER BY e, d
-    ON CONFLICT (enterprise_id, pass_date) DO UPDATE SET marked_at = EXCLUDED.marked_at
-""")
+    SELECT e, d, :now FROM unnest(CAST(:e AS integer[]), CAST(:d AS date[])) AS dirty(e, d) WHERE {when}
+    ORDER BY e, d
+    ON CONFLICT (enterprise_id, pass_date) DO UPDATE SET marked_at = EXCLUDED.marked_at"""
+
+
+_MARK = text(marking())
 _CLAIM = text("""
     DELETE FROM stat_dirty
     WHERE enterprise_id = ANY(CAST(:e AS integer[])) AND pass_date BETWEEN :start AND :end
@@ -113,13 +121,14 @@ _LEDGER_MIX = {
 }
 
 
-def _pairs(pairs: Iterable[tuple[int, date]]) -> dict[str, list[Any]]:
+def dirty_days(pairs: Iterable[tuple[int, date]]) -> dict[str, list[Any]]:
+    """These (enterprise, day) pairs as the parameters of marking() and the statements below."""
     ordered = sorted(set(pairs))
     return {"e": [p[0] for p in ordered], "d": [p[1] for p in ordered]}
 
 
 async def mark_dirty(session: AsyncSession, pairs: Iterable[tuple[int, date]], now: datetime) -> None:
-    params = _pairs(pairs)
+    params = dirty_days(pairs)
     if params["e"]:
         await run_sql(session, _MARK, {**params, "now": now})
 
@@ -129,7 +138,7 @@ async def refresh(session: AsyncSession, *, enterprise_ids: Sequence[int], start
     claimed = (await run_sql(session, _CLAIM, {"e": list(enterprise_ids), "start": start, "end": end})).all()
     if not claimed:
         return 0
-    params = _pairs((row[0], row[1]) for row in claimed)
+    params = dirty_days((row[0], row[1]) for row in claimed)
     await run_sql(session, _FORGET, params)
     await run_sql(session, _RECOUNT, params)
     return len(claimed)
