@@ -173,13 +173,14 @@ async def insert_new(session: AsyncSession, kind: RecordKind, *, enterprise_id: 
                      rows: Sequence[dict[str, Any]], now: datetime,
                      days: Iterable[tuple[int, date]] = ()) -> tuple[set[str], bool]:
     """Insert rows whose key is not stored yet, as version 1; returns the keys inserted, and whether `days`
-    ((enterprise, day) pairs) were marked dirty with them: for a partitioned kind, when every row was new."""
+    ((enterprise, day) pairs) were marked dirty with them: for a partitioned kind, when there are any and every
+    row was new."""
     params: dict[str, Any] = {"enterprise_id": enterprise_id, "now": now, "rows": _rows_json(rows)}
     if kind.partitioned:
         params.update(stats.dirty_days(days), row_count=len(rows))
     result = await run_sql(session, _statements(kind).insert, params)
     inserted = set(result.scalars())
-    return inserted, kind.partitioned and len(inserted) == len(rows)
+    return inserted, kind.partitioned and bool(params.get("e")) and len(inserted) == len(rows)
 
 
 async def lock_current(session: AsyncSession, kind: RecordKind, *, enterprise_id: int,

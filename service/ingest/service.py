@@ -188,7 +188,7 @@ async def ingest_batch(session: AsyncSession, *, kind: RecordKind, enterprise_id
     await pause()
     # A batch whose records are all new and that has nothing left to do after storing them marks their days
     # in its insert. Otherwise they are marked last, after the alerts' findings (further below).
-    mark_in_insert = bool(kind.day_column) and not (watched and watched.alert_ids)
+    mark_in_insert = bool(kind.day_column) and not (watched is not None and watched.alert_ids)
     try:
         marked = await _store(session, kind, enterprise_id, candidates, ctx, now, mark_in_insert)
     except DBAPIError as exc:
@@ -204,10 +204,10 @@ async def ingest_batch(session: AsyncSession, *, kind: RecordKind, enterprise_id
     if watched is not None:
         listed, outcome.violations = await _emergency_checks(session, enterprise_id, candidates, region_code,
                                                              watched)
-    if kind.day_column:
+    if kind.day_column and not marked:  # a batch whose insert marked its days changed no others
         # Last: a day's marker stays locked until this transaction commits, and the plant's next batch of that
         # day waits for it. A gate posting several passes a second must not wait on more than the commit.
-        await stats.mark_dirty(session, _changed_days(kind.day_column, enterprise_id, candidates) - marked, now)
+        await stats.mark_dirty(session, _changed_days(kind.day_column, enterprise_id, candidates), now)
     await pause()
     for candidate in candidates:
         results[candidate.index] = _result(kind, candidate, missing)
@@ -310,9 +310,9 @@ def _result(kind: RecordKind, candidate: Candidate, missing: set[str]) -> dict[s
 
 
 async def _store(session: AsyncSession, kind: RecordKind, enterprise_id: int, candidates: list[Candidate],
-                 ctx: RuleContext, now: datetime, mark_days: bool) -> set[tuple[int, date]]:
-    """Apply the batch in rounds: round n holds the n-th distinct version of each key. Returns the days marked
-    dirty by the inserts (`mark_days`): only a batch of one round marks them there, as nothing it locks after
+                 ctx: RuleContext, now: datetime, mark_days: bool) -> bool:
+    """Apply the batch in rounds: round n holds the n-th distinct version of each key. Returns whether its insert
+    marked its days dirty (`mark_days`): only a batch of one round marks them there, as nothing it locks after
     its insert could then make another batch wait while holding a day this one needs."""
     chains: dict[str, list[Candidate]] = {}
     repeats: list[tuple[Candidate, Candidate]] = []
@@ -323,7 +323,7 @@ async def _store(session: AsyncSession, kind: RecordKind, enterprise_id: int, ca
         else:
             chain.append(candidate)
     mark_days = mark_days and all(len(chain) == 1 for chain in chains.values())
-    marked: set[tuple[int, date]] = set()
+    marked = False
     depth = 0
     while True:
         round_ = sorted((chain[depth] for chain in chains.values() if len(chain) > depth), key=lambda c: c.key)
@@ -337,20 +337,19 @@ async def _store(session: AsyncSession, kind: RecordKind, enterprise_id: int, ca
 
 
 async def _store_round(session: AsyncSession, kind: RecordKind, enterprise_id: int, round_: list[Candidate],
-                       ctx: RuleContext, now: datetime, mark_days: bool) -> set[tuple[int, date]]:
+                       ctx: RuleContext, now: datetime, mark_days: bool) -> bool:
     for candidate in round_:
         kind.derive(candidate.row, now, ctx)
     # Marked by the insert only if every record of the round is new: none is locked after it then.
     days = _with_eves(enterprise_id, (c.row[kind.day_column] for c in round_)) \
         if mark_days and kind.day_column else set()
-    marked: set[tuple[int, date]] = set()
+    marked = False
     pending, existing, current = round_, [], {}
     # A key stored when we inserted may be gone when we lock it (the retention purge): then it is new again.
     while pending:
-        inserted, all_new = await repository.insert_new(session, kind, enterprise_id=enterprise_id,
-                                                        rows=[c.row for c in pending], now=now, days=days)
-        if all_new:
-            marked = days
+        inserted, days_marked = await repository.insert_new(session, kind, enterprise_id=enterprise_id,
+                                                            rows=[c.row for c in pending], now=now, days=days)
+        marked = marked or days_marked
         days = set()  # the keys found stored are locked next: a retry marks nothing, its days wait for the end
         for candidate in pending:
             if candidate.key in inserted:
