@@ -6,9 +6,10 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import Connection, Dialect, TextClause, event, text
-from sqlalchemy.exc import DBAPIError, MultipleResultsFound, NoResultFound
+from sqlalchemy.exc import DBAPIError, DisconnectionError, MultipleResultsFound, NoResultFound
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.pool import ConnectionPoolEntry
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -41,11 +42,27 @@ def create_engine(settings: Settings) -> AsyncEngine:
             # A table locked by a migration or an operator, or a runaway query, answers 503 in bounded time.
             "lock_timeout": str(int(settings.db_lock_timeout_seconds * 1000)),
             "statement_timeout": str(int(settings.db_statement_timeout_seconds * 1000)),
+            # Over TCP, the server probes a connection idle for a minute: a firewall between the service and the
+            # database keeps it open (intranet firewalls drop idle sessions after 10-60 minutes, silently, and the
+            # next request on it would hang), and a service host that vanished frees its server processes.
+            "tcp_keepalives_idle": "60",
+            "tcp_keepalives_interval": "10",
+            "tcp_keepalives_count": "6",
         }},
     )
+    event.listen(engine.sync_engine, "checkout", _replace_if_closed)  # first: a replaced connection counts once
     event.listen(engine.sync_engine, "checkout", lambda *_: metrics.DB_POOL_IN_USE.inc())
     event.listen(engine.sync_engine, "checkin", lambda *_: metrics.DB_POOL_IN_USE.dec())
     return engine
+
+
+def _replace_if_closed(_dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
+    """A pooled connection whose server process has gone (PostgreSQL restarted or failed over, an operator's
+    pg_terminate_backend, idle_session_timeout) is replaced before a request gets it, instead of failing that
+    request with 503. The server's goodbye reached the driver while the connection sat idle, so this costs no
+    round trip, unlike a ping on every checkout."""
+    if record.driver_connection is not None and record.driver_connection.is_closed():
+        raise DisconnectionError("the database closed this connection while it was idle")
 
 
 def session_engine(session: AsyncSession) -> AsyncEngine:

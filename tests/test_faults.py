@@ -131,3 +131,44 @@ async def test_database_killed_and_restarted_mid_load_the_service_recovers_by_it
         await assert_each_stored_once(engine, plant, batches)
     finally:
         await engine.dispose()
+
+
+async def test_a_pooled_connection_the_database_closed_while_idle_is_replaced_and_the_next_post_stored(
+        settings, engine, tmp_path):
+    # What an operator's restart of PostgreSQL, a failover or idle_session_timeout leaves in the pool: connections
+    # whose server process is gone. The next request must not be the one to find out.
+    from prometheus_client import REGISTRY
+    from sqlalchemy import text
+
+    from service.app import create_app
+
+    def in_use() -> float | None:
+        return REGISTRY.get_sample_value("hj1321_db_pool_connections_in_use")
+
+    plant = await register(engine)
+    before = in_use()
+    app = create_app(settings.model_copy(update={"data_dir": tmp_path}))
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
+        first = await client.post("/api/v1/movements", json=batch(plant, movement()), headers=plant.auth)
+        assert first.status_code == 200, first.text
+        async with app.state.engine.connect() as connection:  # the pool's warm connection, handed out next
+            pid = await connection.scalar(text("SELECT pg_backend_pid()"))
+        assert await scalar(engine, "SELECT pg_terminate_backend(:pid, 5000)", pid=pid)  # returns once it is gone
+        await asyncio.sleep(0.1)  # the worker's event loop reads the server's goodbye
+
+        second = await client.post("/api/v1/movements", json=batch(plant, record := movement()), headers=plant.auth)
+        await app.state.audit_writer.flush()
+
+    assert second.status_code == 200, second.text
+    assert in_use() == before  # the connection replaced at checkout was counted out and back in once
+    assert await scalar(engine, "SELECT count(*) FROM movement WHERE enterprise_id = :e AND record_id = :r",
+                        e=plant.id, r=record["recordId"]) == 1
+
+
+async def test_the_service_asks_the_database_to_keep_its_idle_connections_alive(engine):
+    # Over a Unix socket (the embedded server) the probes do not apply and read as 0; what the service asked for
+    # is still recorded as the client's setting, and over TCP it is what a firewall in between sees every minute.
+    asked = await scalar(engine, "SELECT string_agg(name || '=' || reset_val, ',' ORDER BY name) FROM pg_settings "
+                                 "WHERE name LIKE 'tcp_keepalives%' AND source = 'client'")
+    assert asked == "tcp_keepalives_count=6,tcp_keepalives_idle=60,tcp_keepalives_interval=10"
