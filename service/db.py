@@ -26,6 +26,10 @@ SQLModel.metadata.naming_convention = {
 }
 
 
+# How much longer than statement_timeout a statement's answer may take before the server is taken for unreachable.
+UNANSWERED_MARGIN_SECONDS = 5.0
+
+
 def create_engine(settings: Settings) -> AsyncEngine:
     engine = create_async_engine(
         settings.database_url,
@@ -38,17 +42,23 @@ def create_engine(settings: Settings) -> AsyncEngine:
         pool_use_lifo=True,
         # Record ids and contents never reach the log through a failed statement's parameters.
         hide_parameters=True,
-        connect_args={"server_settings": {
-            # A table locked by a migration or an operator, or a runaway query, answers 503 in bounded time.
-            "lock_timeout": str(int(settings.db_lock_timeout_seconds * 1000)),
-            "statement_timeout": str(int(settings.db_statement_timeout_seconds * 1000)),
-            # Over TCP, the server probes a connection idle for a minute: a firewall between the service and the
-            # database keeps it open (intranet firewalls drop idle sessions after 10-60 minutes, silently, and the
-            # next request on it would hang), and a service host that vanished frees its server processes.
-            "tcp_keepalives_idle": "60",
-            "tcp_keepalives_interval": "10",
-            "tcp_keepalives_count": "6",
-        }},
+        connect_args={
+            # A server that stops answering (its host gone or cut off, the connection never closed) would hold a
+            # request and its connection until TCP gave up, a quarter of an hour later. A statement waits no longer
+            # than the server's own statement_timeout and a margin; then the request answers 503.
+            "command_timeout": settings.db_statement_timeout_seconds + UNANSWERED_MARGIN_SECONDS,
+            "server_settings": {
+                # A table locked by a migration or an operator, or a runaway query, answers 503 in bounded time.
+                "lock_timeout": str(int(settings.db_lock_timeout_seconds * 1000)),
+                "statement_timeout": str(int(settings.db_statement_timeout_seconds * 1000)),
+                # Over TCP, the server probes a connection idle for a minute. A firewall between the service and
+                # the database keeps it open (intranet firewalls drop idle sessions after 10-60 minutes, silently,
+                # and the next request on it would hang), and a service host that vanished frees its processes.
+                "tcp_keepalives_idle": "60",
+                "tcp_keepalives_interval": "10",
+                "tcp_keepalives_count": "6",
+            },
+        },
     )
     event.listen(engine.sync_engine, "checkout", _replace_if_closed)  # first: a replaced connection counts once
     event.listen(engine.sync_engine, "checkout", lambda *_: metrics.DB_POOL_IN_USE.inc())

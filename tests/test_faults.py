@@ -172,3 +172,43 @@ async def test_the_service_asks_the_database_to_keep_its_idle_connections_alive(
     asked = await scalar(engine, "SELECT string_agg(name || '=' || reset_val, ',' ORDER BY name) FROM pg_settings "
                                  "WHERE name LIKE 'tcp_keepalives%' AND source = 'client'")
     assert asked == "tcp_keepalives_count=6,tcp_keepalives_idle=60,tcp_keepalives_interval=10"
+
+
+async def test_a_database_that_stops_answering_costs_a_post_a_bounded_wait_and_a_503_not_a_hang(settings, engine,
+                                                                                              tmp_path):
+    # SIGSTOP on the server process is what a cut-off database host looks like from here: the connection stays
+    # open and nothing comes back, so the server's statement_timeout never fires.
+    import os
+    import signal
+
+    from sqlalchemy import text
+
+    from service.app import create_app
+    from service.db import UNANSWERED_MARGIN_SECONDS
+
+    plant = await register(engine)
+    app = create_app(settings.model_copy(update={"data_dir": tmp_path, "db_statement_timeout_seconds": 0.5}))
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
+        assert (await client.post("/api/v1/movements", json=batch(plant, movement()), headers=plant.auth)
+                ).status_code == 200
+        async with app.state.engine.connect() as connection:  # the warm connection the next request takes
+            pid = await connection.scalar(text("SELECT pg_backend_pid()"))
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            # Bounded here too, so that without the service's own bound this fails instead of hanging the suite.
+            stuck = await asyncio.wait_for(client.post("/api/v1/movements", json=batch(plant, movement()),
+                                                       headers=plant.auth), timeout=30)
+            waited = time.monotonic() - started
+            after = await client.post("/api/v1/movements", json=batch(plant, record := movement()),
+                                      headers=plant.auth)
+        finally:
+            os.kill(pid, signal.SIGCONT)
+
+    assert stuck.status_code == 503 and stuck.json()["error"] == "database_unavailable"
+    assert "Retry-After" in stuck.headers
+    assert waited < 0.5 + UNANSWERED_MARGIN_SECONDS + 5  # the statement's bound, and closing the connection
+    assert after.status_code == 200, after.text  # on another connection, the stopped one still stopped
+    assert await scalar(engine, "SELECT count(*) FROM movement WHERE enterprise_id = :e AND record_id = :r",
+                        e=plant.id, r=record["recordId"]) == 1
