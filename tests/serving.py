@@ -1,4 +1,5 @@
-"""Running the hj1321 command as a user does: separate processes on a free local port."""
+"""Running the service as a user does: the hj1321 command in separate processes on a free local port, or an app
+of its own in this process with some settings changed."""
 
 import os
 import signal
@@ -6,10 +7,17 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
+from fastapi import FastAPI
+
+from service.app import create_app
+from service.config import Settings
 
 HJ1321 = [sys.executable, "-m", "service.cli"]
 PROJECT = Path(__file__).resolve().parent.parent
@@ -84,3 +92,12 @@ class Server:
             self.process.kill()
             self.process.wait()
         self._log_file.close()
+
+
+@asynccontextmanager
+async def serving(settings: Settings, **overrides: Any) -> AsyncIterator[tuple[httpx.AsyncClient, FastAPI]]:
+    """An app of its own (its own pool, lane and caches) with these settings changed, and a client of it."""
+    app = create_app(settings.model_copy(update=overrides))
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://t", timeout=60) as client:
+        yield client, app

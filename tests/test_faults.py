@@ -1,20 +1,26 @@
 """Faults under load: the service killed with SIGKILL, and its database killed and restarted, while
 gateways keep posting and retry every batch they got no 2xx for. Each ends with every record stored
-exactly once, and after the database outage the same service process answers again by itself."""
+exactly once, and after the database outage the same service process answers again by itself. A pooled
+connection the database closed, or a database that stops answering, costs no request more than a bounded wait."""
 
 import asyncio
+import os
+import signal
 import time
 from pathlib import Path
 
 import httpx
 import psutil
 import pytest
+from prometheus_client import REGISTRY
+from sqlalchemy import text
 
+from service.db import UNANSWERED_MARGIN_SECONDS
 from service.embedded_db import start_embedded
 from service.migrate import upgrade_to_head
 from tests.conftest import register, scalar
 from tests.factories import batch, movement
-from tests.serving import Server, hj1321_env
+from tests.serving import Server, hj1321_env, serving
 
 GATEWAYS = 4
 BATCHES_PER_GATEWAY = 12
@@ -133,27 +139,23 @@ async def test_database_killed_and_restarted_mid_load_the_service_recovers_by_it
         await engine.dispose()
 
 
+
+async def warm_backend(app) -> int:
+    """The server process of the pool's warm connection: the one the app's next request takes."""
+    async with app.state.engine.connect() as connection:
+        return await connection.scalar(text("SELECT pg_backend_pid()"))
+
+
 async def test_a_pooled_connection_the_database_closed_while_idle_is_replaced_and_the_next_post_stored(
         settings, engine, tmp_path):
     # What an operator's restart of PostgreSQL, a failover or idle_session_timeout leaves in the pool: connections
     # whose server process is gone. The next request must not be the one to find out.
-    from prometheus_client import REGISTRY
-    from sqlalchemy import text
-
-    from service.app import create_app
-
-    def in_use() -> float | None:
-        return REGISTRY.get_sample_value("hj1321_db_pool_connections_in_use")
-
     plant = await register(engine)
-    before = in_use()
-    app = create_app(settings.model_copy(update={"data_dir": tmp_path}))
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
+    before = REGISTRY.get_sample_value("hj1321_db_pool_connections_in_use")
+    async with serving(settings, data_dir=tmp_path) as (client, app):
         first = await client.post("/api/v1/movements", json=batch(plant, movement()), headers=plant.auth)
         assert first.status_code == 200, first.text
-        async with app.state.engine.connect() as connection:  # the pool's warm connection, handed out next
-            pid = await connection.scalar(text("SELECT pg_backend_pid()"))
+        pid = await warm_backend(app)
         assert await scalar(engine, "SELECT pg_terminate_backend(:pid, 5000)", pid=pid)  # returns once it is gone
         await asyncio.sleep(0.1)  # the worker's event loop reads the server's goodbye
 
@@ -161,7 +163,8 @@ async def test_a_pooled_connection_the_database_closed_while_idle_is_replaced_an
         await app.state.audit_writer.flush()
 
     assert second.status_code == 200, second.text
-    assert in_use() == before  # the connection replaced at checkout was counted out and back in once
+    # The connection replaced at checkout was counted out and back in once.
+    assert REGISTRY.get_sample_value("hj1321_db_pool_connections_in_use") == before
     assert await scalar(engine, "SELECT count(*) FROM movement WHERE enterprise_id = :e AND record_id = :r",
                         e=plant.id, r=record["recordId"]) == 1
 
@@ -178,22 +181,11 @@ async def test_a_database_that_stops_answering_costs_a_post_a_bounded_wait_and_a
                                                                                               tmp_path):
     # SIGSTOP on the server process is what a cut-off database host looks like from here: the connection stays
     # open and nothing comes back, so the server's statement_timeout never fires.
-    import os
-    import signal
-
-    from sqlalchemy import text
-
-    from service.app import create_app
-    from service.db import UNANSWERED_MARGIN_SECONDS
-
     plant = await register(engine)
-    app = create_app(settings.model_copy(update={"data_dir": tmp_path, "db_statement_timeout_seconds": 0.5}))
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
+    async with serving(settings, data_dir=tmp_path, db_statement_timeout_seconds=0.5) as (client, app):
         assert (await client.post("/api/v1/movements", json=batch(plant, movement()), headers=plant.auth)
                 ).status_code == 200
-        async with app.state.engine.connect() as connection:  # the warm connection the next request takes
-            pid = await connection.scalar(text("SELECT pg_backend_pid()"))
+        pid = await warm_backend(app)
         os.kill(pid, signal.SIGSTOP)
         try:
             started = time.monotonic()

@@ -7,7 +7,6 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import httpx
 import orjson
 import pytest
 from sqlalchemy import text
@@ -15,14 +14,7 @@ from sqlalchemy import text
 from service.app import create_app
 from tests.conftest import register, scalar, staff_token
 from tests.factories import batch, movement
-
-
-@asynccontextmanager
-async def serving(settings, **overrides) -> AsyncIterator[tuple[httpx.AsyncClient, object]]:
-    app = create_app(settings.model_copy(update=overrides))
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://t", timeout=60) as client:
-        yield client, app
+from tests.serving import serving
 
 
 def stalled_body(body: bytes, release: asyncio.Event):
