@@ -93,6 +93,12 @@ class ServiceUnavailable(ServiceError):
     code = "database_unavailable"
 
 
+class PhotoStoreUnavailable(ServiceUnavailable):
+    """The photo store cannot keep or give back photos now: a full or failing disk, a lost mount."""
+
+    code = "photo_store_unavailable"
+
+
 class ErrorEnvelope(BaseModel):
     """The body of every request-level failure."""
 
@@ -115,7 +121,7 @@ _STATUS_TEXT = {
     415: ("the Content-Type is not one this operation takes", None),
     422: ("a parameter or the envelope is invalid", None),
     429: ("too many requests from this enterprise (rate or requests in flight)", _RETRY_AFTER),
-    503: ("the database is unavailable or busy; nothing was stored", _RETRY_AFTER),
+    503: ("the database or the photo store is unavailable or busy; nothing was stored", _RETRY_AFTER),
 }
 
 
@@ -172,7 +178,10 @@ def database_failure(exc: BaseException) -> str | None:
 def install_error_handlers(app: FastAPI, *, retry_after_seconds: int) -> None:
     @app.exception_handler(ServiceError)
     async def _service_error(request: Request, exc: ServiceError) -> Response:
-        return error_response(exc.status_code, exc.code, exc.message, exc.detail, exc.headers)
+        headers = exc.headers
+        if exc.status_code == 503 and "Retry-After" not in headers:  # every 503 says when to come back
+            headers = {**headers, "Retry-After": str(retry_after_seconds)}
+        return error_response(exc.status_code, exc.code, exc.message, exc.detail, headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> Response:

@@ -13,7 +13,7 @@ from service.errors import (
     Forbidden,
     NotFound,
     PayloadTooLarge,
-    ServiceUnavailable,
+    PhotoStoreUnavailable,
     Unprocessable,
     UnsupportedMediaType,
 )
@@ -123,7 +123,7 @@ async def read_photo(session: AsyncSession, store: PhotoStore, sha256: str, *,
                         code="outside_jurisdiction")
     data = await store.get(sha256)
     if data is None:  # the database says it arrived: the store (a mount, a bucket) is not answering for it
-        raise ServiceUnavailable("the photo store does not hold this photo now", code="photo_store_unavailable")
+        raise PhotoStoreUnavailable("the photo store does not hold this photo now")
     return content_type, data
 
 

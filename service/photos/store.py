@@ -9,19 +9,26 @@ when it returns, chosen by HJ1321_PHOTO_STORE's scheme in `photo_store`.
 """
 
 import asyncio
+import logging
 import os
 import uuid
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlparse
 
 from service.config import ConfigurationError, Settings
+from service.errors import PhotoStoreUnavailable
+
+logger = logging.getLogger("hj1321")
+T = TypeVar("T")
 
 
 class PhotoStore(Protocol):
     async def put(self, sha256: str, data: bytes) -> None:
-        """Keep the bytes under their hash; durable when this returns, a no-op when already held."""
+        """Keep the bytes under their hash; durable when this returns, a no-op when already held. Every method
+        raises PhotoStoreUnavailable when the store cannot do it now."""
 
     async def get(self, sha256: str) -> bytes | None:
         """The bytes, or None when the store does not hold them."""
@@ -65,15 +72,24 @@ class FilePhotoStore:
     def remove(self, sha256: str) -> None:
         self.path(sha256).unlink(missing_ok=True)
 
-    # The event loop must not wait on the disk: fsync alone can take milliseconds.
     async def put(self, sha256: str, data: bytes) -> None:
-        await asyncio.to_thread(self.write, sha256, data)
+        await self._off_the_loop("keep", self.write, sha256, data)
 
     async def get(self, sha256: str) -> bytes | None:
-        return await asyncio.to_thread(self.read, sha256)
+        return await self._off_the_loop("give back", self.read, sha256)
 
     async def delete(self, sha256: str) -> None:
-        await asyncio.to_thread(self.remove, sha256)
+        await self._off_the_loop("remove", self.remove, sha256)
+
+    async def _off_the_loop(self, doing: str, work: Callable[..., T], *args: Any) -> T:
+        """The event loop must not wait on the disk: fsync alone can take milliseconds. A disk that fails (full,
+        read-only, gone) is the store's failure, said as such: 503 to the caller, the reason in the log."""
+        try:
+            return await asyncio.to_thread(work, *args)
+        except OSError as exc:
+            logger.warning("photo store %s cannot %s a photo: %s", self.root, doing, exc)
+            raise PhotoStoreUnavailable(f"the photo store cannot {doing} photos now; nothing was stored, "
+                                        "retry later") from exc
 
 
 def _make_directory(directory: Path) -> None:

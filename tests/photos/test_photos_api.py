@@ -231,6 +231,7 @@ async def test_the_store_writes_whole_files_under_sharded_names_and_a_lost_file_
     (folder / sha256).unlink()  # a disk or a mount lost it: the database still says it arrived
     lost = await client.get(f"/api/v1/photos/{sha256}", headers=viewer)
     assert lost.status_code == 503 and lost.json()["error"] == "photo_store_unavailable"
+    assert int(lost.headers["Retry-After"]) == settings.retry_after_seconds
 
 
 def test_an_unknown_photo_store_stops_the_start_in_one_line(tmp_path):
@@ -239,3 +240,35 @@ def test_an_unknown_photo_store_stops_the_start_in_one_line(tmp_path):
     result = run_hj1321(["serve"], tmp_path, hj1321_env(HJ1321_PHOTO_STORE="s3://bucket/photos"))
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert "HJ1321_PHOTO_STORE='s3://bucket/photos'" in result.stderr
+
+
+async def test_a_photo_store_that_cannot_write_is_a_503_that_says_so_and_nothing_is_stored(settings, engine,
+                                                                                            tmp_path, caplog):
+    # A real failure of the filesystem: the store's folder is a file (as a full disk, a read-only remount or a
+    # lost mount fail, with another errno). The answer must name the store, not the database, which is fine.
+    from tests.conftest import register
+    from tests.serving import serving
+
+    blocked = tmp_path / "photos"
+    blocked.write_bytes(b"not a folder")
+    plant = await register(engine)
+    data = png_bytes()
+    record = movement(passPhoto="data:image/png;base64," + base64.b64encode(data).decode())
+    async with serving(settings, photo_store=f"file://{blocked}") as (client, _):
+        inline = await client.post("/api/v1/movements", json=batch(plant, record), headers=plant.auth)
+        uploaded = await put(client, plant, data)
+        without_photos = await client.post("/api/v1/movements", json=batch(plant, plain := movement()),
+                                           headers=plant.auth)
+
+    for answer in (inline, uploaded):
+        assert answer.status_code == 503, answer.text
+        assert answer.json()["error"] == "photo_store_unavailable"
+        assert int(answer.headers["Retry-After"]) == settings.retry_after_seconds
+        assert str(tmp_path) not in answer.text  # the server's paths are for its operator, in the log
+    assert await scalar(engine, "SELECT count(*) FROM movement WHERE record_id = :r", r=record["recordId"]) == 0
+    assert await scalar(engine, "SELECT count(*) FROM photo WHERE sha256 = :h", h=sha256_hex(data)) == 0
+    assert without_photos.status_code == 200 and without_photos.json()["accepted"] == 1, without_photos.text
+    assert await scalar(engine, "SELECT count(*) FROM movement WHERE record_id = :r", r=plain["recordId"]) == 1
+    logged = [r.getMessage() for r in caplog.records if r.name == "hj1321"]
+    assert any("photo store" in line and str(blocked) in line for line in logged), logged
+    assert not any("database" in line for line in logged), logged
