@@ -88,8 +88,7 @@ class FilePhotoStore:
             return await asyncio.to_thread(work, *args)
         except OSError as exc:
             logger.warning("photo store %s cannot %s a photo: %s", self.root, doing, exc)
-            raise PhotoStoreUnavailable(f"the photo store cannot {doing} photos now; nothing was stored, "
-                                        "retry later") from exc
+            raise PhotoStoreUnavailable(f"the photo store cannot {doing} photos now; retry later") from exc
 
 
 def _make_directory(directory: Path) -> None:
