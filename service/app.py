@@ -6,6 +6,7 @@ import logging
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Literal
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -53,13 +54,15 @@ def tune_garbage_collector() -> None:
     gc.set_threshold(10_000, 50, 50)
 
 
-async def database_answers(engine: AsyncEngine, timeout_seconds: float = 2.0) -> bool:
+async def database_state(engine: AsyncEngine, timeout_seconds: float = 2.0) -> Literal["ready", "read_only", "down"]:
+    """Whether the database answers, and takes writes: a standby (a failover that left us on it) or a server made
+    read-only answers, and every batch would fail."""
     try:
         async with asyncio.timeout(timeout_seconds), engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
-        return True
+            read_only = (await connection.execute(text("SELECT current_setting('transaction_read_only')"))).scalar()
+        return "read_only" if read_only == "on" else "ready"
     except (SQLAlchemyError, OSError, TimeoutError):
-        return False
+        return "down"
 
 
 async def seed_enterprise_gauges(engine: AsyncEngine) -> None:
@@ -159,17 +162,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 request.headers.get("authorization", "").encode(), f"Bearer {settings.metrics_token}".encode()):
             raise Unauthorized("/metrics needs the bearer token set in HJ1321_METRICS_TOKEN", code="missing_key",
                                headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
-        metrics.DATABASE_UP.set(1 if await database_answers(request.app.state.engine) else 0)
+        metrics.DATABASE_UP.set(0 if await database_state(request.app.state.engine) == "down" else 1)
         body, content_type = metrics.exposition()
         return Response(body, media_type=content_type)
 
     @app.get("/readyz", tags=["operations"], responses={200: {"model": Status}, **error_responses(503)},
-             summary="就绪 The database answers")
+             summary="就绪 The database answers and takes writes")
     async def readyz(request: Request) -> JSONResponse:
-        """The database answers; 503 otherwise."""
-        if not await database_answers(request.app.state.engine):
-            raise ServiceUnavailable("the database does not answer",
-                                     headers={"Retry-After": str(settings.retry_after_seconds)})
+        """The database answers and takes writes; 503 otherwise."""
+        state = await database_state(request.app.state.engine)
+        if state == "down":
+            raise ServiceUnavailable("the database does not answer")
+        if state == "read_only":
+            raise ServiceUnavailable("the database takes no writes (a standby, or made read-only)")
         return JSONResponse({"status": "ready"})
 
     # Load balancers and container probes ask with HEAD.

@@ -153,19 +153,40 @@ def error_response(status_code: int, code: str, message: str, detail: Any = None
 # ran out, a deadlock or serialization conflict was broken, the server is starting or shutting down.
 # The same request can succeed later, so they are 503 + Retry-After.
 _BUSY_SQLSTATES = frozenset({"55P03", "57014", "40P01", "40001", "53300", "57P01", "57P02", "57P03"})
+# And those that say the server cannot take the request until someone acts on it: it takes no writes (a standby
+# after a failover, or made read-only), its disk or memory is full, its storage failed. Not the request's fault.
+_UNAVAILABLE_SQLSTATES = frozenset({"25006", "53100", "53200", "58030"})
 
 
-def database_failure(exc: BaseException) -> str | None:
-    """"busy" (a bounded wait ran out), "unavailable" (cannot reach it), or None for any other error."""
+def _chain(exc: BaseException) -> list[BaseException]:
+    """The exception and every one it was raised from or during, outermost first."""
     chain: list[BaseException] = []
     current: BaseException | None = exc
     while current is not None and current not in chain:
         chain.append(current)
         current = current.__cause__ or current.__context__
+    return chain
+
+
+def _driver_error(exc: BaseException) -> str:
+    """The driver's exception under the wrappers, and its SQLSTATE: what an operator looks up. Never its message,
+    which may quote a record."""
+    chain = _chain(exc)
+    sqlstate = next((state for e in chain if isinstance(state := getattr(e, "sqlstate", None), str)), None)
+    name = type(chain[-1]).__name__
+    return f"{name} (SQLSTATE {sqlstate})" if sqlstate else name
+
+
+def database_failure(exc: BaseException) -> str | None:
+    """"busy" (a bounded wait ran out), "unavailable" (cannot reach it, or it cannot take the request until
+    someone acts), or None for any other error."""
+    chain = _chain(exc)
     # A pool that waited its whole timeout: every connection is busy.
     if any(isinstance(e, PoolTimeoutError) or getattr(e, "sqlstate", None) in _BUSY_SQLSTATES for e in chain):
         return "busy"
     for e in chain:
+        if getattr(e, "sqlstate", None) in _UNAVAILABLE_SQLSTATES:
+            return "unavailable"
         # OSError covers refused, reset and missing-socket connections.
         if isinstance(e, (OSError, TimeoutError, asyncpg.exceptions.PostgresConnectionError,
                           asyncpg.exceptions.InterfaceError, OperationalError, InterfaceError)):
@@ -201,7 +222,7 @@ def unexpected_error_response(exc: BaseException, *, retry_after_seconds: int) -
     failure = database_failure(exc)
     if failure is not None:
         # One line, no traceback: an outage must not bury the log; statements' parameters are hidden.
-        logger.warning("database %s: %s", failure, type(exc).__name__)
+        logger.warning("database %s: %s", failure, _driver_error(exc))
         message = ("the database is unavailable" if failure == "unavailable"
                    else "the database is busy (a bounded wait ran out)")
         return error_response(503, f"database_{failure}", f"{message}; nothing was stored, retry later", None,

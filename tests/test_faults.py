@@ -7,6 +7,7 @@ import asyncio
 import os
 import signal
 import time
+import uuid
 from pathlib import Path
 
 import httpx
@@ -204,3 +205,32 @@ async def test_a_database_that_stops_answering_costs_a_post_a_bounded_wait_and_a
     assert after.status_code == 200, after.text  # on another connection, the stopped one still stopped
     assert await scalar(engine, "SELECT count(*) FROM movement WHERE enterprise_id = :e AND record_id = :r",
                         e=plant.id, r=record["recordId"]) == 1
+
+
+async def test_a_database_that_takes_no_writes_is_503_and_not_ready(settings, engine, tmp_path, caplog):
+    # What a failover that left the service on a standby looks like (or a server made read-only): every transaction
+    # is read-only. Not a fault of the request: the gateway is to come back, and the load balancer to look elsewhere.
+    from sqlalchemy.engine import make_url
+
+    role = f"standby_{uuid.uuid4().hex[:12]}"
+    async with engine.begin() as connection:
+        await connection.execute(text(f"CREATE ROLE {role} LOGIN SUPERUSER"))
+        await connection.execute(text(f"ALTER ROLE {role} SET default_transaction_read_only = on"))
+    plant = await register(engine)
+    read_only = make_url(settings.database_url).set(username=role).render_as_string(hide_password=False)
+    try:
+        async with serving(settings, database_url=read_only, data_dir=tmp_path) as (client, _):
+            posted = await client.post("/api/v1/movements", json=batch(plant, record := movement()),
+                                       headers=plant.auth)
+            ready = await client.get("/readyz")
+    finally:
+        async with engine.begin() as connection:
+            await connection.execute(text(f"DROP ROLE {role}"))
+
+    assert posted.status_code == 503 and posted.json()["error"] == "database_unavailable", posted.text
+    assert "Retry-After" in posted.headers
+    assert await scalar(engine, "SELECT count(*) FROM movement WHERE record_id = :r", r=record["recordId"]) == 0
+    assert ready.status_code == 503 and "Retry-After" in ready.headers
+    assert "takes no writes" in ready.json()["message"]
+    # The operator's log names the driver's error and its SQLSTATE, not a wrapper.
+    assert "database unavailable: ReadOnlySQLTransactionError (SQLSTATE 25006)" in caplog.messages
