@@ -135,7 +135,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=3,
                        exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, XLSX_MEDIA_TYPE))
     app.add_middleware(HttpGuardMiddleware)
-    app.add_middleware(AuditMiddleware)  # outside the error envelope: it records the final status
+    # Outside the error envelope: it records the final status.
+    app.add_middleware(AuditMiddleware, retry_after_seconds=settings.retry_after_seconds)
     app.add_middleware(ObservabilityMiddleware)  # added last: outermost, sees every final status
     app.include_router(ingest_router)
     app.include_router(photos_router)

@@ -35,8 +35,9 @@ def _query(scope: Scope) -> dict[str, str]:
 
 
 class AuditMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, retry_after_seconds: int) -> None:
         self.app = app
+        self.retry_after_seconds = retry_after_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -52,7 +53,7 @@ class AuditMiddleware:
                 replaced = True
                 refusal = error_response(503, "audit_unavailable",
                                          "the audit log cannot be written now; nothing was answered, retry later",
-                                         None, {"Retry-After": "5"})
+                                         None, {"Retry-After": str(self.retry_after_seconds)})
                 await refusal(scope, receive, send)
                 return
             await send(message)

@@ -265,18 +265,14 @@ async def test_the_purge_keeps_six_months_and_the_chain_still_verifies(tmp_path)
 
 
 async def test_when_the_log_cannot_be_written_staff_requests_are_refused_not_answered(settings, engine):
-    import httpx
+    from tests.serving import serving
 
-    from service.app import create_app
-
-    app = create_app(settings.model_copy(update={"audit_backlog_entries": 2}))
     viewer = await staff_token(engine)
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+    async with serving(settings, audit_backlog_entries=2, retry_after_seconds=7) as (client, app):
         await app.state.audit_writer.stop()  # as if the log's database had gone: nothing drains the backlog
         answers = [await client.get("/api/v1/enterprises", headers=viewer) for _ in range(3)]
         assert [a.status_code for a in answers] == [200, 200, 503]
-        assert answers[2].json()["error"] == "audit_unavailable" and "Retry-After" in answers[2].headers
+        assert answers[2].json()["error"] == "audit_unavailable" and answers[2].headers["Retry-After"] == "7"
         plant = await register(engine)  # gateways are not held up by the audit log
         posted = await client.post("/api/v1/movements", json=batch(plant, movement()), headers=plant.auth)
         assert posted.status_code == 200
