@@ -22,6 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from service import partitions
 from service.audit import service as audit
 from service.config import Settings
+from service.errors import PhotoStoreUnavailable, ServiceError
 from service.ingest.kinds import INPLANT_VEHICLES, NONROAD_MACHINERY, RecordKind
 from service.ingest.payloads import BEIJING
 from service.ingest.rules import months_before
@@ -159,6 +160,21 @@ async def purge(engine: AsyncEngine, settings: Settings, store: PhotoStore, now:
     """Remove what is older than the windows; returns what was removed. Without `sweep`, what follows the
     movements' months is looked at only when a month goes."""
     report = Report(horizon(settings, now))
+    try:
+        await _remove(engine, store, report, sweep)
+    except BaseException as exc:
+        # What went before the failure went for good: it is in the audit log all the same, as a purge that failed.
+        try:
+            await _record(engine, actor, report, failure=exc)
+        except Exception:
+            logger.exception("the audit entry of a failed retention purge could not be written")
+        raise
+    await _record(engine, actor, report)
+    return report
+
+
+async def _remove(engine: AsyncEngine, store: PhotoStore, report: Report, sweep: bool) -> None:
+    """Each step commits on its own; `report.removed` counts what each removed once it has."""
     params = report.horizon.params()
     async with engine.connect() as connection:
         report.months = [m for m in await partitions.months(connection) if m < report.horizon.keep_from]
@@ -171,14 +187,24 @@ async def purge(engine: AsyncEngine, settings: Settings, store: PhotoStore, now:
         await partitions.drop(engine, month)
     for what, table, from_where in (_FOLLOWING_MONTHS if sweep or report.months else []) + _LEDGER_HISTORY:
         report.removed[what] = await _delete(engine, table, from_where, params)
-    report.removed["photo"] = await _purge_photos(engine, store, params)
-    if any(report.removed.values()):
-        async with AsyncSession(engine) as session:
-            await audit.append(session, actor=actor, action=PURGE_ACTION, status=200, after=report.as_json(),
-                               rows=sum(report.removed.values()))
-            await session.commit()
-        logger.info("retention purge", extra={"retention": report.as_json()})
-    return report
+    await _purge_photos(engine, store, params, report)
+
+
+async def _record(engine: AsyncEngine, actor: audit.Actor, report: Report,
+                  failure: BaseException | None = None) -> None:
+    """The purge's audit entry, when it removed anything; a failed one says why it stopped."""
+    if not any(report.removed.values()):
+        return
+    after = report.as_json()
+    status = 200
+    if failure is not None:
+        status = failure.status_code if isinstance(failure, ServiceError) else 500
+        after["failed"] = failure.message if isinstance(failure, ServiceError) else type(failure).__name__
+    async with AsyncSession(engine) as session:
+        await audit.append(session, actor=actor, action=PURGE_ACTION, status=status, after=after,
+                           rows=sum(report.removed.values()))
+        await session.commit()
+    logger.info("retention purge", extra={"retention": after})
 
 
 async def _drop_keys(engine: AsyncEngine, month: date) -> int:
@@ -220,20 +246,31 @@ async def _delete(engine: AsyncEngine, table: str, from_where: str, params: dict
             return removed
 
 
-async def _purge_photos(engine: AsyncEngine, store: PhotoStore, params: dict[str, Any]) -> int:
+async def _purge_photos(engine: AsyncEngine, store: PhotoStore, params: dict[str, Any], report: Report) -> None:
     """Lock a chunk of unnamed photos, remove their files, then their rows, and commit. An upload or a record
-    naming one of them meanwhile waits for the lock and then finds no row: the photo is simply not held."""
-    removed = 0
+    naming one of them meanwhile waits for the lock and then finds no row: the photo is simply not held.
+    A file the store fails to remove stops the purge, after the rows of the files removed before it go: a row
+    says the bureau holds the photo, and must not outlive its file."""
+    report.removed["photo"] = 0
     while True:
+        failure: PhotoStoreUnavailable | None = None
         async with engine.begin() as connection:
             hashes = list((await connection.execute(text(
                 f"SELECT p.sha256 {_PHOTOS_UNNAMED} ORDER BY p.sha256 LIMIT {PHOTO_CHUNK} FOR UPDATE OF p SKIP LOCKED"),
                 params)).scalars())
+            gone: list[str] = []
             for sha256 in hashes:
-                await store.delete(sha256)
+                try:
+                    await store.delete(sha256)
+                except PhotoStoreUnavailable as exc:
+                    failure = exc
+                    break
+                gone.append(sha256)
             await connection.execute(text("DELETE FROM photo_enterprise WHERE sha256 = ANY(CAST(:h AS text[]))"),
-                                     {"h": hashes})
-            await connection.execute(text("DELETE FROM photo WHERE sha256 = ANY(CAST(:h AS text[]))"), {"h": hashes})
-        removed += len(hashes)
+                                     {"h": gone})
+            await connection.execute(text("DELETE FROM photo WHERE sha256 = ANY(CAST(:h AS text[]))"), {"h": gone})
+        report.removed["photo"] += len(gone)
+        if failure is not None:
+            raise failure
         if len(hashes) < PHOTO_CHUNK:
-            return removed
+            return

@@ -10,6 +10,7 @@ import json
 import time
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import text
 
 from service import metrics, partitions, retention
@@ -301,3 +302,42 @@ async def test_a_month_dropped_behind_the_workers_back_is_a_retry_not_a_server_e
     assert (first.status_code, first.json()["error"], first.headers["Retry-After"]) == (503, "database_busy", "1")
     again = await post(client, plant, record)
     assert again[0]["status"] == "accepted"
+
+
+async def test_a_photo_the_store_fails_to_remove_stops_the_purge_and_no_row_outlives_its_file(client, engine,
+                                                                                                settings):
+    # A row says the bureau holds the photo: it must never stay behind once the file is gone. The second photo's
+    # path is a folder, which the store cannot unlink (a real failure of the filesystem, as EIO or EROFS would be).
+    from service.errors import PhotoStoreUnavailable
+
+    plant = await register(engine)
+    photos = sorted((png_bytes(seed) for seed in (2041, 2042, 2043)), key=sha256_hex)
+    for photo in photos:
+        uploaded = await client.put(f"/api/v1/photos/{sha256_hex(photo)}", content=photo,
+                                    headers={**plant.auth, "Content-Type": "image/png"})
+        assert uploaded.status_code == 201
+    await arrived(engine, datetime(2001, 1, 15, 8, tzinfo=BEIJING), *photos)
+    store = photo_store(settings)
+    first, stuck, last = (sha256_hex(photo) for photo in photos)
+    store.path(stuck).unlink()
+    store.path(stuck).mkdir()
+    window = settings.model_copy(update={"retention_months": 2})
+
+    try:
+        with pytest.raises(PhotoStoreUnavailable):
+            await retention.purge(engine, window, store, NOW_2001)
+        held = {sha256: await scalar(engine, "SELECT count(*) FROM photo WHERE sha256 = :h", h=sha256)
+                for sha256 in (first, stuck, last)}
+        assert held == {first: 0, stuck: 1, last: 1}  # removed, failed, not reached: each row as its file
+        assert not store.path(first).exists() and store.path(last).exists()
+        # What it removed before it stopped is in the audit log, marked as a purge that failed.
+        entry = await scalar(engine, "SELECT json_build_object('status', status, 'after', after) FROM audit_entry "
+                                     "WHERE action = 'retention.purge' ORDER BY id DESC LIMIT 1")
+        assert entry["status"] == 503 and entry["after"]["removed"]["photo"] >= 1
+        assert "photo store" in entry["after"]["failed"]
+    finally:
+        store.path(stuck).rmdir()
+
+    await retention.purge(engine, window, store, NOW_2001)  # the disk mended, the next round finishes
+    assert await scalar(engine, "SELECT count(*) FROM photo WHERE sha256 = ANY(CAST(:h AS text[]))",
+                        h=[stuck, last]) == 0
