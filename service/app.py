@@ -163,7 +163,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 request.headers.get("authorization", "").encode(), f"Bearer {settings.metrics_token}".encode()):
             raise Unauthorized("/metrics needs the bearer token set in HJ1321_METRICS_TOKEN", code="missing_key",
                                headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
-        metrics.DATABASE_UP.set(0 if await database_state(request.app.state.engine) == "down" else 1)
+        state = await database_state(request.app.state.engine)
+        metrics.DATABASE_UP.set(state != "down")
+        metrics.DATABASE_READ_ONLY.set(state == "read_only")
         body, content_type = metrics.exposition()
         return Response(body, media_type=content_type)
 

@@ -44,6 +44,10 @@ DB_POOL_WAIT = Histogram("hj1321_db_pool_wait_seconds", "Time a request waited f
                          buckets=(0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0))
 DATABASE_UP = Gauge("hj1321_database_up", "1 when the database answered the last scrape's ping, else 0",
                     multiprocess_mode="mostrecent")
+DATABASE_READ_ONLY = Gauge("hj1321_database_read_only",
+                           "1 when the database answered the last scrape's ping but takes no writes (a standby, "
+                           "or made read-only): every batch is refused with 503, else 0",
+                           multiprocess_mode="mostrecent")
 EMERGENCY_VIOLATIONS = Counter("hj1321_emergency_violations_total",
                                "Movements received that broke a heavy-pollution alert rule or were a listed vehicle's "
                                "entry, by rule and enterprise (counted at receipt; a correction may count again)",
@@ -97,8 +101,8 @@ def every_metric_name() -> set[str]:
     """Names of the series the service exports (counters with _total, histograms with their suffixes)."""
     names = set()
     for metric in (HTTP_REQUESTS, HTTP_DURATION, RECORDS, RECORD_ERRORS, BATCH_RECORDS, PHOTO_BYTES,
-                   DB_POOL_IN_USE, DB_POOL_WAIT, DATABASE_UP, ENTERPRISE_LAST_SEEN, ENTERPRISE_CLOCK_SKEW,
-                   AUDIT_ENTRIES, AUDIT_WRITE_FAILURES, EMERGENCY_VIOLATIONS, BACKFILL_DEFERRED,
+                   DB_POOL_IN_USE, DB_POOL_WAIT, DATABASE_UP, DATABASE_READ_ONLY, ENTERPRISE_LAST_SEEN,
+                   ENTERPRISE_CLOCK_SKEW, AUDIT_ENTRIES, AUDIT_WRITE_FAILURES, EMERGENCY_VIOLATIONS, BACKFILL_DEFERRED,
                    BACKFILL_WAIT, MAINTENANCE_LAST_SUCCESS, RETENTION_REMOVED):
         for family in metric.describe():
             if family.type == "counter":

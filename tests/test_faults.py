@@ -223,6 +223,7 @@ async def test_a_database_that_takes_no_writes_is_503_and_not_ready(settings, en
             posted = await client.post("/api/v1/movements", json=batch(plant, record := movement()),
                                        headers=plant.auth)
             ready = await client.get("/readyz")
+            scraped = (await client.get("/metrics")).text.splitlines()
     finally:
         async with engine.begin() as connection:
             await connection.execute(text(f"DROP ROLE {role}"))
@@ -232,5 +233,6 @@ async def test_a_database_that_takes_no_writes_is_503_and_not_ready(settings, en
     assert await scalar(engine, "SELECT count(*) FROM movement WHERE record_id = :r", r=record["recordId"]) == 0
     assert ready.status_code == 503 and "Retry-After" in ready.headers
     assert "takes no writes" in ready.json()["message"]
+    assert "hj1321_database_up 1.0" in scraped and "hj1321_database_read_only 1.0" in scraped  # its own alert
     # The operator's log names the driver's error and its SQLSTATE, not a wrapper.
     assert "database unavailable: ReadOnlySQLTransactionError (SQLSTATE 25006)" in caplog.messages
