@@ -60,10 +60,29 @@ def create_engine(settings: Settings) -> AsyncEngine:
             },
         },
     )
-    event.listen(engine.sync_engine, "checkout", _replace_if_closed)  # first: a replaced connection counts once
-    event.listen(engine.sync_engine, "checkout", lambda *_: metrics.DB_POOL_IN_USE.inc())
-    event.listen(engine.sync_engine, "checkin", lambda *_: metrics.DB_POOL_IN_USE.dec())
+    event.listen(engine.sync_engine, "checkout", _count_out)
+    event.listen(engine.sync_engine, "checkout", _replace_if_closed)
+    event.listen(engine.sync_engine, "checkin", _count_in)
     return engine
+
+
+# The pool's events do not pair up when connecting fails: a connection that could not be made (the database down)
+# is "checked in" without having been checked out, and one replaced at checkout is checked out twice. Each pool
+# entry notes whether it is counted, so the gauge counts every connection in use once, and no more.
+_COUNTED = "hj1321_counted_in_use"
+
+
+def _count_out(_dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
+    noted = record.record_info
+    if noted is not None and not noted.get(_COUNTED):
+        noted[_COUNTED] = True
+        metrics.DB_POOL_IN_USE.inc()
+
+
+def _count_in(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+    noted = record.record_info
+    if noted is not None and noted.pop(_COUNTED, False):
+        metrics.DB_POOL_IN_USE.dec()
 
 
 def _replace_if_closed(_dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:

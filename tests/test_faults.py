@@ -131,7 +131,11 @@ async def test_database_killed_and_restarted_mid_load_the_service_recovers_by_it
             attempts = await posting
             async with httpx.AsyncClient(base_url=server.base) as client:
                 assert (await client.get("/readyz")).status_code == 200
+                scraped = (await client.get("/metrics")).text.splitlines()
             assert server.process.poll() is None  # the same process, never restarted
+            # Every connection the outage broke was counted out and back in once: none in use now.
+            assert "hj1321_db_pool_connections_in_use 0.0" in scraped, [
+                line for line in scraped if line.startswith("hj1321_db_pool_connections_in_use")]
         finally:
             server.stop()
         assert sum(a > 1 for gateway in attempts for a in gateway) >= 1
@@ -164,7 +168,7 @@ async def test_a_pooled_connection_the_database_closed_while_idle_is_replaced_an
         await app.state.audit_writer.flush()
 
     assert second.status_code == 200, second.text
-    # The connection replaced at checkout was counted out and back in once.
+    # The connection replaced at checkout was counted out and back in once, not twice.
     assert REGISTRY.get_sample_value("hj1321_db_pool_connections_in_use") == before
     assert await scalar(engine, "SELECT count(*) FROM movement WHERE enterprise_id = :e AND record_id = :r",
                         e=plant.id, r=record["recordId"]) == 1
