@@ -168,7 +168,7 @@ def _chain(exc: BaseException) -> list[BaseException]:
     return chain
 
 
-def _driver_error(exc: BaseException) -> str:
+def driver_error(exc: BaseException) -> str:
     """The driver's exception under the wrappers, and its SQLSTATE: what an operator looks up. Never its message,
     which may quote a record."""
     chain = _chain(exc)
@@ -222,7 +222,7 @@ def unexpected_error_response(exc: BaseException, *, retry_after_seconds: int) -
     failure = database_failure(exc)
     if failure is not None:
         # One line, no traceback: an outage must not bury the log; statements' parameters are hidden.
-        logger.warning("database %s: %s", failure, _driver_error(exc))
+        logger.warning("database %s: %s", failure, driver_error(exc))
         message = ("the database is unavailable" if failure == "unavailable"
                    else "the database is busy (a bounded wait ran out)")
         return error_response(503, f"database_{failure}", f"{message}; nothing was stored, retry later", None,

@@ -22,7 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from service import partitions
 from service.audit import service as audit
 from service.config import Settings
-from service.errors import PhotoStoreUnavailable, ServiceError
+from service.errors import PhotoStoreUnavailable, ServiceError, database_failure, driver_error
 from service.ingest.kinds import INPLANT_VEHICLES, NONROAD_MACHINERY, RecordKind
 from service.ingest.payloads import BEIJING
 from service.ingest.rules import months_before
@@ -197,9 +197,13 @@ async def _record(engine: AsyncEngine, actor: audit.Actor, report: Report,
         return
     after = report.as_json()
     status = 200
-    if failure is not None:
-        status = failure.status_code if isinstance(failure, ServiceError) else 500
-        after["failed"] = failure.message if isinstance(failure, ServiceError) else type(failure).__name__
+    if isinstance(failure, ServiceError):
+        status, after["failed"] = failure.status_code, failure.message
+    elif failure is not None and (kind := database_failure(failure)) is not None:
+        # Classed and named as a request's answer and log line would class and name it.
+        status, after["failed"] = 503, f"database {kind}: {driver_error(failure)}"
+    elif failure is not None:
+        status, after["failed"] = 500, type(failure).__name__
     async with AsyncSession(engine) as session:
         await audit.append(session, actor=actor, action=PURGE_ACTION, status=status, after=after,
                            rows=sum(report.removed.values()))

@@ -218,6 +218,7 @@ async def test_a_database_that_takes_no_writes_is_503_and_not_ready(settings, en
 
     role = f"standby_{uuid.uuid4().hex[:12]}"
     async with engine.begin() as connection:
+        # A superuser, so that nothing but its read-only transactions refuses it anything.
         await connection.execute(text(f"CREATE ROLE {role} LOGIN SUPERUSER"))
         await connection.execute(text(f"ALTER ROLE {role} SET default_transaction_read_only = on"))
     plant = await register(engine)

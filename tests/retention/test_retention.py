@@ -341,3 +341,29 @@ async def test_a_photo_the_store_fails_to_remove_stops_the_purge_and_no_row_outl
     await retention.purge(engine, window, store, NOW_2001)  # the disk mended, the next round finishes
     assert await scalar(engine, "SELECT count(*) FROM photo WHERE sha256 = ANY(CAST(:h AS text[]))",
                         h=[stuck, last]) == 0
+
+
+async def test_a_purge_stopped_by_the_database_is_audited_as_the_database_busy(client, engine, settings):
+    # A month dropped, then a table the purge clears next held by an operator's lock past lock_timeout: what went is
+    # in the audit log, classed as a request's answer would be (503, the driver's error and SQLSTATE).
+    from sqlalchemy.exc import DBAPIError
+
+    from service.db import create_engine
+
+    plant = await register(engine)
+    await post(client, plant, movement(recordId="LOCKED-JAN", passTime="2001-01-20 10:00:00"))
+    impatient = create_engine(settings.model_copy(update={"retention_months": 2, "db_lock_timeout_seconds": 0.2}))
+    try:
+        async with engine.begin() as holder:
+            await holder.execute(text("LOCK TABLE manifest IN ACCESS EXCLUSIVE MODE"))
+            with pytest.raises(DBAPIError):
+                await retention.purge(impatient, settings.model_copy(update={"retention_months": 2}),
+                                      photo_store(settings), NOW_2001)
+    finally:
+        await impatient.dispose()
+
+    entry = await scalar(engine, "SELECT json_build_object('status', status, 'after', after) FROM audit_entry "
+                                 "WHERE action = 'retention.purge' ORDER BY id DESC LIMIT 1")
+    assert entry["status"] == 503, entry
+    assert entry["after"]["failed"] == "database busy: LockNotAvailableError (SQLSTATE 55P03)"
+    assert entry["after"]["removed"]["movement"] >= 1
