@@ -5,7 +5,6 @@ import argparse
 import asyncio
 import json
 import os
-import shutil
 import ssl
 import sys
 from collections.abc import Awaitable, Callable
@@ -108,12 +107,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # Even one worker runs under the supervisor, which replaces it if it dies or its loop sticks. Workers
     # build their own app (and JSON logging) from the environment; metrics go through files summed at /metrics.
     os.environ["DATABASE_URL"] = url
-    metrics_dir = settings.data_dir.resolve() / "metrics"
-    shutil.rmtree(metrics_dir, ignore_errors=True)
-    metrics_dir.mkdir(parents=True)
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     configure_logging(settings.log_level)
-    return workers.serve(options, args.workers, hung_seconds=settings.worker_timeout_seconds)
+    return workers.serve(options, args.workers, hung_seconds=settings.worker_timeout_seconds,
+                         metrics_fallback=settings.data_dir.resolve())
 
 
 DEMO_CREDENTIALS = "demo-credentials.json"

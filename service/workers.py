@@ -14,6 +14,9 @@ kernel keeps handing it a share of the new connections, which then wait forever:
 writes a heartbeat, and one silent for `hung_seconds` is killed and replaced. One worker is supervised
 the same way. Workers never outlive the supervisor: if it dies without stopping them (SIGKILL, the OOM
 killer), each stops as on SIGTERM, so no unsupervised worker keeps the port from a restarted service.
+
+The supervisor also keeps the folder where its workers write their metric samples, which /metrics adds up
+(PROMETHEUS_MULTIPROC_DIR): a new one at each start, rid of a dead worker's live gauges, removed at the end.
 """
 
 import asyncio
@@ -21,21 +24,33 @@ import ctypes
 import logging
 import multiprocessing
 import os
+import shutil
 import signal
 import socket
+import stat
 import sys
+import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from multiprocessing.context import SpawnProcess
+from pathlib import Path
 from typing import Any
 
 import uvicorn
+from prometheus_client import multiprocess
 from uvicorn.config import STARTUP_FAILURE
 
 logger = logging.getLogger("hj1321.workers")
 _spawn = multiprocessing.get_context("spawn")
 STARTUP_SECONDS = 10  # a worker that exits sooner is taken to have failed to start
 HEARTBEAT_SECONDS = 1.0
+# Workers write their samples through memory maps, and a page first written on a full disk kills the process
+# with SIGBUS: no exception, nothing to catch. On the data disk (photos, the embedded database), a full disk
+# killed every worker, then each replacement at its first sample, and the supervisor stopped the service.
+# In shared memory, a full data disk costs the requests that need the disk a 503, and nothing else.
+SHARED_MEMORY = Path("/dev/shm")
 
 
 def listening_socket(host: str, port: int, *, shared: bool = True) -> socket.socket:
@@ -86,9 +101,10 @@ def _worker(options: dict[str, Any], heartbeat: ctypes.c_double) -> None:
         sys.exit(STARTUP_FAILURE)
 
 
-def serve(options: dict[str, Any], workers: int, hung_seconds: float = 0) -> int:
+def serve(options: dict[str, Any], workers: int, hung_seconds: float = 0, metrics_fallback: Path | None = None) -> int:
     """Run `workers` uvicorn workers until SIGTERM or SIGINT; 1 if they could not start. A worker whose event
-    loop has not run for `hung_seconds` is killed and replaced (0: never)."""
+    loop has not run for `hung_seconds` is killed and replaced (0: never). With `metrics_fallback`, the workers'
+    metric samples are summed across them, in shared memory or, on a system without it, in that folder."""
     # A port in use fails here, once, with its error. Bound without SO_REUSEPORT, so that a port another
     # server shares out that way is in use too: two services must not split one port's connections.
     try:
@@ -99,6 +115,44 @@ def serve(options: dict[str, Any], workers: int, hung_seconds: float = 0) -> int
     stopping = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopping.set())
+    with _metrics_folder(metrics_fallback) if metrics_fallback else nullcontext():
+        return _supervise(options, workers, hung_seconds, stopping)
+
+
+@contextmanager
+def _metrics_folder(fallback: Path) -> Iterator[None]:
+    """A new folder for the workers' samples, readable by this user alone (they name every plant): never one
+    another user of the shared /dev/shm could have made first under a name known in advance. Its name carries
+    the supervisor's pid, so that a later start removes the folder of one killed before it could."""
+    root = SHARED_MEMORY if SHARED_MEMORY.is_dir() and os.access(SHARED_MEMORY, os.W_OK | os.X_OK) else fallback
+    root.mkdir(parents=True, exist_ok=True)
+    for left in root.glob("hj1321-metrics-*-*"):
+        if _left_behind(left):
+            shutil.rmtree(left, ignore_errors=True)
+    folder = tempfile.mkdtemp(prefix=f"hj1321-metrics-{os.getpid()}-", dir=root)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+    try:
+        yield
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _left_behind(folder: Path) -> bool:
+    """A metrics folder of this user's whose supervisor is gone."""
+    try:
+        pid = int(folder.name.split("-")[2])
+        status = folder.lstat()
+        if not stat.S_ISDIR(status.st_mode) or status.st_uid != os.getuid():
+            return False
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except (ValueError, OSError):
+        pass
+    return False
+
+
+def _supervise(options: dict[str, Any], workers: int, hung_seconds: float, stopping: threading.Event) -> int:
     processes = [_start(options) for _ in range(workers)]
     failed = False
     while not stopping.wait(0.5):
@@ -111,9 +165,13 @@ def serve(options: dict[str, Any], workers: int, hung_seconds: float = 0) -> int
                                  extra={"fields": {"worker_pid": process.pid, "silent_seconds": round(silent, 1)}})
                     process.kill()
                     process.join()
+                    _forget(process)
                     processes[index] = _start(options)
                 continue
-            fields = {"worker_pid": process.pid, "exit_code": process.exitcode}
+            _forget(process)
+            fields: dict[str, Any] = {"worker_pid": process.pid, "exit_code": process.exitcode}
+            if process.exitcode is not None and process.exitcode < 0:
+                fields["signal"] = signal.Signals(-process.exitcode).name
             # One that could not start, or died while starting, would only do it again: stop instead.
             if process.exitcode == STARTUP_FAILURE or time.monotonic() - started < STARTUP_SECONDS:
                 logger.error("a worker could not start; stopping", extra={"fields": fields})
@@ -124,6 +182,13 @@ def serve(options: dict[str, Any], workers: int, hung_seconds: float = 0) -> int
             processes[index] = _start(options)
     _stop([process for process, _, _ in processes], grace=options["timeout_graceful_shutdown"])
     return 1 if failed else 0
+
+
+def _forget(process: SpawnProcess) -> None:
+    """Drop a dead worker's live gauges (the connections it had in use): /metrics would count them until
+    the service stopped."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR") and process.pid is not None:
+        multiprocess.mark_process_dead(process.pid)  # type: ignore[no-untyped-call]
 
 
 def _start(options: dict[str, Any]) -> tuple[SpawnProcess, float, ctypes.c_double]:

@@ -212,9 +212,8 @@ def test_database_url_points_at_an_external_server(tmp_path):
         assert _post_sample(server.base, key, "movements.valid.json")["accepted"] == 2
     finally:
         server.stop()
-    # No embedded server was started: the data folder holds only the photo store (the sample's inline photo)
-    # and the workers' metrics files.
-    assert sorted(p.name for p in (workdir / "var").iterdir()) == ["metrics", "photos"]
+    # No embedded server was started: the data folder holds only the photo store (the sample's inline photo).
+    assert sorted(p.name for p in (workdir / "var").iterdir()) == ["photos"]
 
 
 def test_a_bad_setting_or_an_unreachable_database_is_one_line_not_a_traceback(tmp_path):

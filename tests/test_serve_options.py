@@ -16,9 +16,11 @@ import httpx
 import psutil
 import pytest
 import trustme
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.workers import STARTUP_SECONDS
-from tests.factories import batch, movement
+from tests.factories import Enterprise, batch, movement
 from tests.serving import Server, free_port, hj1321_env, run_hj1321
 
 
@@ -63,9 +65,16 @@ async def test_metrics_are_summed_across_workers(tmp_path, database_url, plant):
                         if line.startswith('hj1321_records_total{kind="movements",outcome="accepted"}'))
         assert float(accepted.split()[-1]) == 60
         # Both workers wrote samples of their own, so the 60 above really is a sum over processes.
-        assert len(list((tmp_path / "var" / "metrics").glob("counter_*.db"))) == 2
+        folder = _samples_folder(server)
+        assert len(list(folder.glob("counter_*.db"))) == 2
+        # In memory, not on the data disk: a full disk kills a process that writes a memory-mapped file with
+        # SIGBUS, and with the samples on it every worker died and the service stopped.
+        assert _filesystem(folder) == "tmpfs"
+        assert folder.stat().st_dev != tmp_path.stat().st_dev  # where the data folder is
+        assert folder.stat().st_mode & 0o777 == 0o700  # they name every plant
     finally:
         server.stop()
+    assert not folder.exists()  # memory, given back
 
 
 async def test_every_worker_writes_json_request_lines_and_no_server_banner(tmp_path, database_url, plant):
@@ -100,6 +109,20 @@ async def test_the_log_level_setting_quiets_request_lines(tmp_path, database_url
     finally:
         server.stop()
     assert [line for line in server.output().splitlines() if line.startswith("{")] == []
+
+
+def _samples_folder(server: Server) -> Path:
+    """The folder the workers write their metric samples in, from the files they hold open."""
+    folders = {Path(file.path).parent for worker in server.workers() for file in worker.open_files()
+               if file.path.endswith(".db")}
+    assert len(folders) == 1, folders
+    return folders.pop()
+
+
+def _filesystem(path: Path) -> str:
+    """The type of the filesystem `path` is on (tmpfs: memory), from the kernel's table of mounts."""
+    mounts = [line.split()[1:3] for line in Path("/proc/self/mounts").read_text().splitlines()]
+    return max(((point, kind) for point, kind in mounts if path.is_relative_to(point)), key=lambda m: len(m[0]))[1]
 
 
 def _log_lines(server: Server) -> list[dict]:
@@ -154,13 +177,14 @@ def test_workers_do_not_share_a_port_another_server_listens_on(tmp_path, databas
     assert f"cannot listen on 127.0.0.1:{port}" in served.stderr + served.stdout
 
 
-async def _replaced(tmp_path: Path, database_url: str, *, signum: int, settle: float, logged: str,
-                    workers: str = "2", **settings: str) -> dict:
-    """Serve, signal one worker that answered, and check that the port answers every new connection after
-    `settle` seconds, that the supervisor logged `logged` once, of that worker, and that a new worker took
-    connections of its own; returns the log line."""
+async def _replaced(tmp_path: Path, database_url: str, engine: AsyncEngine, plant: Enterprise, *, signum: int,
+                    settle: float, logged: str, workers: str = "2", **settings: str) -> dict:
+    """Serve, signal the worker holding a post that waits for the database, and check that the port answers
+    every new connection after `settle` seconds, that the supervisor logged `logged` once, of that worker, that a
+    new worker took connections of its own, and that /metrics no longer counts the dead worker's connection in
+    use; returns the log line."""
     server = Server(tmp_path, hj1321_env(DATABASE_URL=database_url, HJ1321_DATA_DIR=str(tmp_path / "var"),
-                                         **settings), "--workers", workers)
+                                         HJ1321_DB_LOCK_TIMEOUT_SECONDS="30", **settings), "--workers", workers)
 
     async def answers() -> list[int]:
         statuses = []
@@ -169,37 +193,62 @@ async def _replaced(tmp_path: Path, database_url: str, *, signum: int, settle: f
                 statuses.append((await fresh.get("/healthz")).status_code)
         return statuses
 
+    async def in_use() -> float:
+        async with httpx.AsyncClient(base_url=server.base, timeout=5) as fresh:
+            scraped = (await fresh.get("/metrics")).text.splitlines()
+        return float(next(line for line in scraped if line.startswith("hj1321_db_pool_connections_in_use ")).split()[1])
+
+    record = movement()
     try:
         await asyncio.sleep(STARTUP_SECONDS)  # after it, losing a worker is not a failure to start
         assert await answers() == [200] * 30
         before = _answering_pids(_log_lines(server))
-        worker = min(before)
-        os.kill(worker, signum)
-        await asyncio.sleep(settle)
+        # The same key, written and not committed: the post waits for this transaction, its connection in use.
+        async with engine.connect() as blocker, blocker.begin():
+            await blocker.execute(text("INSERT INTO movement_key (enterprise_id, record_id, pass_date) "
+                                       "VALUES (:e, :r, CURRENT_DATE)"), {"e": plant.id, "r": record["recordId"]})
+            async with httpx.AsyncClient(base_url=server.base, timeout=60) as poster:
+                post = asyncio.create_task(poster.post("/api/v1/movements", json=batch(plant, record),
+                                                       headers=plant.auth))
+                for _ in range(100):
+                    if await in_use() == 1:
+                        break
+                    await asyncio.sleep(0.1)
+                assert await in_use() == 1
+                worker = next(process.pid for process in server.workers()
+                              if any(c.laddr.port == server.port and c.status == psutil.CONN_ESTABLISHED
+                                     for c in process.net_connections("tcp")))
+                os.kill(worker, signum)
+                await asyncio.sleep(settle)
+                with pytest.raises(httpx.TransportError):
+                    await post  # its worker died with it: never answered, so never taken as stored
         assert await answers() == [200] * 30
         with pytest.raises(ProcessLookupError):
             os.kill(worker, 0)  # gone and reaped, not left behind
         assert server.process.poll() is None
+        assert await in_use() == 0
     finally:
         server.stop()
     lines = _log_lines(server)
     found = [line for line in lines if line["msg"] == logged]
     assert [line["worker_pid"] for line in found] == [worker]
-    assert len(_answering_pids(lines) - before) == 1
+    assert len(_answering_pids(lines) - before - {worker}) == 1
     return found[0]
 
 
-async def test_a_worker_that_dies_is_replaced_and_the_port_keeps_answering(tmp_path, database_url):
-    await _replaced(tmp_path, database_url, signum=signal.SIGKILL, settle=3,
-                    logged="a worker exited; starting another")
+async def test_a_worker_that_dies_is_replaced_and_the_port_keeps_answering(tmp_path, database_url, engine, plant):
+    died = await _replaced(tmp_path, database_url, engine, plant, signum=signal.SIGKILL, settle=3,
+                           logged="a worker exited; starting another")
+    assert died["signal"] == "SIGKILL"
 
 
 @pytest.mark.parametrize("workers", ["1", "2"])
-async def test_a_worker_whose_event_loop_is_stuck_is_killed_and_replaced(tmp_path, database_url, workers):
+async def test_a_worker_whose_event_loop_is_stuck_is_killed_and_replaced(tmp_path, database_url, engine, plant,
+                                                                         workers):
     """One worker (the default, and the container's) is supervised as several are. Stopped (SIGSTOP), a worker
     holds its socket and runs nothing: as a loop that never yields."""
-    killed = await _replaced(tmp_path, database_url, signum=signal.SIGSTOP, settle=6, workers=workers,
-                             logged="a worker stopped answering; killing it and starting another",
+    killed = await _replaced(tmp_path, database_url, engine, plant, signum=signal.SIGSTOP, settle=6,
+                             workers=workers, logged="a worker stopped answering; killing it and starting another",
                              HJ1321_WORKER_TIMEOUT_SECONDS="2")
     assert killed["silent_seconds"] >= 2  # logged to a tenth of a second: 2.04 s silent shows as 2.0
 
@@ -209,10 +258,18 @@ async def test_workers_stop_when_the_supervisor_dies_and_a_new_service_can_take_
     server = Server(tmp_path, env, "--workers", "2")
     workers = server.workers()
     assert len(workers) == 2
+    left = _samples_folder(server)
     server.kill(supervisor_only=True)  # it cannot stop them itself
     _, alive = psutil.wait_procs(workers, timeout=15)
     assert not alive, "workers outlived their supervisor"
     assert listening_sockets(server.port) == 0
+    assert left.exists()  # killed, it could not remove its workers' samples...
+    again = Server(tmp_path, env, "--workers", "2", port=server.port)
+    try:
+        assert not left.exists()  # ...from memory: the next start does
+        assert _samples_folder(again).exists()
+    finally:
+        again.stop()
     again = Server(tmp_path, env, "--workers", "2", port=server.port)  # refused while a worker held the port
     try:
         async with httpx.AsyncClient(base_url=again.base, timeout=5) as client:
