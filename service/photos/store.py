@@ -9,6 +9,7 @@ when it returns, chosen by HJ1321_PHOTO_STORE's scheme in `photo_store`.
 """
 
 import asyncio
+import contextlib
 import logging
 import os
 import uuid
@@ -56,11 +57,18 @@ class FilePhotoStore:
             return
         _make_directory(target.parent)
         temporary = target.parent / f".{sha256}.{uuid.uuid4().hex}.tmp"
-        with open(temporary, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, target)
+        try:
+            with open(temporary, "wb") as file:
+                file.write(data)
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(temporary, target)
+        except BaseException:
+            # Nothing names a temporary file, so nothing would ever remove it: on a full disk, each retry of the
+            # upload would leave the part of a photo it could write, and keep the disk full.
+            with contextlib.suppress(OSError):
+                temporary.unlink(missing_ok=True)
+            raise
         _sync_directory(target.parent)
 
     def read(self, sha256: str) -> bytes | None:

@@ -272,3 +272,34 @@ async def test_a_photo_store_that_cannot_write_is_a_503_that_says_so_and_nothing
     logged = [r.getMessage() for r in caplog.records if r.name == "hj1321"]
     assert any("photo store" in line and str(blocked) in line for line in logged), logged
     assert not any("database" in line for line in logged), logged
+
+
+async def test_a_photo_the_store_could_not_finish_writing_leaves_nothing_on_its_disk(tmp_path, database_url, engine,
+                                                                                     plant):
+    # The service may write no file past 1 MiB (RLIMIT_FSIZE): a write stopped part-way, by the kernel, as a
+    # disk that fills up during it stops one.
+    import sys
+
+    import httpx
+
+    from tests.serving import Server, hj1321_env
+
+    limited = [sys.executable, "-c", "import os, resource, sys; "
+               "resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20)); "
+               "os.execv(sys.executable, [sys.executable, '-m', 'service.cli', *sys.argv[1:]])"]
+    photos = tmp_path / "var" / "photos"
+    server = Server(tmp_path, hj1321_env(DATABASE_URL=database_url, HJ1321_DATA_DIR=str(tmp_path / "var")),
+                    command=limited)
+    try:
+        async with httpx.AsyncClient(base_url=server.base, timeout=30) as client:
+            cut = await put(client, plant, big := jpeg_bytes((1 << 20) + 4096), content_type="image/jpeg")
+            assert cut.status_code == 503 and cut.json()["error"] == "photo_store_unavailable", cut.text
+            # Not the part it could write, under a temporary name nothing would ever remove: on a full disk,
+            # each retry of the upload would leave another.
+            assert [path for path in photos.rglob("*") if path.is_file()] == []
+            assert await scalar(engine, "SELECT count(*) FROM photo WHERE sha256 = :h", h=sha256_hex(big)) == 0
+            small = png_bytes()
+            assert (await put(client, plant, small)).status_code == 201  # the store itself still works
+            assert [path.name for path in photos.rglob("*") if path.is_file()] == [sha256_hex(small)]
+    finally:
+        server.stop()
