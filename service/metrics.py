@@ -55,6 +55,9 @@ EMERGENCY_VIOLATIONS = Counter("hj1321_emergency_violations_total",
 AUDIT_ENTRIES = Counter("hj1321_audit_entries_total", "Audit entries of requests committed by the audit writer")
 AUDIT_WRITE_FAILURES = Counter("hj1321_audit_write_failures_total",
                                "Failed attempts to commit a batch of audit entries (it is retried)")
+LOG_LINES_DROPPED = Counter("hj1321_log_lines_dropped_total",
+                            "Log lines dropped because standard error was not being read (journald or the container "
+                            "runtime stuck, or its disk full) and the backlog was full")
 MAINTENANCE_LAST_SUCCESS = Gauge("hj1321_maintenance_last_success_timestamp_seconds",
                                  "Unix time this worker last finished a maintenance round (partitions, retention)",
                                  multiprocess_mode="max")
@@ -102,8 +105,8 @@ def every_metric_name() -> set[str]:
     names = set()
     for metric in (HTTP_REQUESTS, HTTP_DURATION, RECORDS, RECORD_ERRORS, BATCH_RECORDS, PHOTO_BYTES,
                    DB_POOL_IN_USE, DB_POOL_WAIT, DATABASE_UP, DATABASE_READ_ONLY, ENTERPRISE_LAST_SEEN,
-                   ENTERPRISE_CLOCK_SKEW, AUDIT_ENTRIES, AUDIT_WRITE_FAILURES, EMERGENCY_VIOLATIONS, BACKFILL_DEFERRED,
-                   BACKFILL_WAIT, MAINTENANCE_LAST_SUCCESS, RETENTION_REMOVED):
+                   ENTERPRISE_CLOCK_SKEW, AUDIT_ENTRIES, AUDIT_WRITE_FAILURES, LOG_LINES_DROPPED, EMERGENCY_VIOLATIONS,
+                   BACKFILL_DEFERRED, BACKFILL_WAIT, MAINTENANCE_LAST_SUCCESS, RETENTION_REMOVED):
         for family in metric.describe():
             if family.type == "counter":
                 names.add(f"{family.name}_total")

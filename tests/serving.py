@@ -44,13 +44,16 @@ class Server:
     """`hj1321 serve` in a subprocess, waited for until /readyz answers, stopped with Ctrl-C."""
 
     def __init__(self, cwd: Path, env: dict[str, str], *extra: str, scheme: str = "http",
-                 verify: str | bool = True, port: int | None = None, command: list[str] = HJ1321) -> None:
+                 verify: str | bool = True, port: int | None = None, command: list[str] = HJ1321,
+                 piped: bool = False) -> None:
+        """`piped`: its output goes to a pipe, `process.stdout`, read only when the test reads it."""
         self.port = port or free_port()
         self.base = f"{scheme}://127.0.0.1:{self.port}"
         self.log = cwd / f"serve-{self.port}-{time.monotonic_ns()}.log"
         self._log_file = self.log.open("w")
         self.process = subprocess.Popen([*command, "serve", "--port", str(self.port), *extra], cwd=cwd, env=env,
-                                        stdout=self._log_file, stderr=subprocess.STDOUT, text=True)
+                                        stdout=subprocess.PIPE if piped else self._log_file,
+                                        stderr=subprocess.STDOUT, text=True)
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -92,6 +95,8 @@ class Server:
             self.process.kill()
             self.process.wait()
         self._log_file.close()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
 
 
 @asynccontextmanager

@@ -1,12 +1,16 @@
 """Metrics, request ids and the JSON access log, seen from outside."""
 
 import base64
+import io
 import json
 import logging
+import threading
+import time
 
 from prometheus_client import REGISTRY
 
 from service.metrics import every_metric_name
+from service.observability import JsonFormatter, StderrHandler
 from tests.factories import batch, movement, png_bytes, sha256_hex
 
 
@@ -90,10 +94,50 @@ async def test_one_json_log_line_per_request_without_secrets(client, plant, capl
     assert fields["enterprise"] == plant.code and fields["route"] == "/api/v1/movements"
     assert fields["status"] == response.status_code == 200 and fields["durationMs"] > 0
     assert fields["records"] == {"received": 2, "accepted": 1, "duplicates": 0, "updated": 0, "rejected": 1}
-    from service.observability import JsonFormatter
-
     text = JsonFormatter().format(lines[0])
     assert json.loads(text)["requestId"] == "req-1"
     everything = "\n".join(JsonFormatter().format(r) for r in caplog.records)
     assert plant.key not in everything and plant.key.split("_", 1)[1] not in everything
     assert base64.b64encode(data).decode()[:40] not in everything
+
+
+def test_a_log_reader_that_stops_reading_never_makes_the_caller_wait_and_drops_are_said():
+    class Unread(io.StringIO):
+        """Standard error as a full pipe nobody reads: a write waits until it is read again."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.writing, self.read_again = threading.Event(), threading.Event()
+
+        def write(self, text: str) -> int:
+            self.writing.set()
+            self.read_again.wait()
+            return super().write(text)
+
+    stream = Unread()
+    handler = StderrHandler(backlog=3, stream=stream)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("hj1321.test-unread")
+    logger.addHandler(handler)
+    logger.propagate = False
+    dropped_before = REGISTRY.get_sample_value("hj1321_log_lines_dropped_total") or 0
+    try:
+        logger.warning("line 0")
+        assert stream.writing.wait(5)  # the writer holds line 0, waiting on the stream
+        started = time.monotonic()
+        for number in range(1, 10):
+            logger.warning("line %d", number)
+        assert time.monotonic() - started < 1  # the caller (an event loop) never waited for the reader
+        stream.read_again.set()
+        handler.flush()
+        logger.warning("line 10")  # room again: written as the others
+        handler.flush()
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+    written = [json.loads(line) for line in stream.getvalue().splitlines()]
+    # Three lines waited (the backlog); the six after them were dropped, and the next line written says so.
+    assert [line["msg"] for line in written] == ["line 0", "log lines dropped: standard error was not being read",
+                                                 "line 1", "line 2", "line 3", "line 10"]
+    assert written[1]["dropped"] == 6 and written[1]["level"] == "warning"
+    assert REGISTRY.get_sample_value("hj1321_log_lines_dropped_total") - dropped_before == 6

@@ -111,6 +111,30 @@ async def test_the_log_level_setting_quiets_request_lines(tmp_path, database_url
     assert [line for line in server.output().splitlines() if line.startswith("{")] == []
 
 
+async def test_a_log_reader_that_stops_reading_does_not_stop_the_service(tmp_path, database_url):
+    # A pipe nobody reads, as journald or a container runtime stuck (or its disk full) leaves standard error: a
+    # write to it waits. The requests' lines wait in the worker instead, and none is lost once it is read again.
+    server = Server(tmp_path, hj1321_env(DATABASE_URL=database_url, HJ1321_DATA_DIR=str(tmp_path / "var")),
+                    piped=True)
+    assert server.process.stdout is not None
+    lines: list[str] = []
+
+    def read(count: int) -> None:
+        for line in server.process.stdout:  # type: ignore[union-attr]
+            lines.append(line)
+            if sum('"route":"/healthz"' in line for line in lines) == count:
+                return
+
+    try:
+        async with httpx.AsyncClient(base_url=server.base, timeout=5) as client:
+            for _ in range(600):  # about 200 request lines fill a pipe's 64 KB; the worker stopped at 164
+                assert (await client.get("/healthz")).status_code == 200
+        await asyncio.wait_for(asyncio.to_thread(read, 600), 20)
+    finally:
+        server.stop()
+    assert not any('"dropped"' in line for line in lines)
+
+
 def _samples_folder(server: Server) -> Path:
     """The folder the workers write their metric samples in, from the files they hold open."""
     folders = {Path(file.path).parent for worker in server.workers() for file in worker.open_files()
