@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     db_pool_size: int = 10
     # Every wait on the database is bounded; past a bound the answer is 503 + Retry-After, never a hang.
     db_pool_timeout_seconds: float = 5.0
+    db_connect_timeout_seconds: float = 5.0
     db_lock_timeout_seconds: float = 5.0
     db_statement_timeout_seconds: float = 60.0
 
@@ -111,7 +112,8 @@ class Settings(BaseSettings):
         return value
 
     # PostgreSQL counts its timeouts in whole milliseconds and takes 0 for none: a wait that must be bounded.
-    @field_validator("db_pool_timeout_seconds", "db_lock_timeout_seconds", "db_statement_timeout_seconds")
+    @field_validator("db_pool_timeout_seconds", "db_connect_timeout_seconds", "db_lock_timeout_seconds",
+                     "db_statement_timeout_seconds")
     @classmethod
     def _a_millisecond_at_least(cls, value: float) -> float:
         if value < 0.001:

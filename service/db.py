@@ -43,6 +43,9 @@ def create_engine(settings: Settings) -> AsyncEngine:
         # Record ids and contents never reach the log through a failed statement's parameters.
         hide_parameters=True,
         connect_args={
+            # A host that takes the connection and says nothing (hung, or a path half cut) held a request that
+            # needed a new connection, and the app's startup, for asyncpg's own 60 s.
+            "timeout": settings.db_connect_timeout_seconds,
             # A server that stops answering (its host gone or cut off, the connection never closed) would hold a
             # request and its connection until TCP gave up, a quarter of an hour later. A statement waits no longer
             # than the server's own statement_timeout and a margin; then the request answers 503.

@@ -49,9 +49,10 @@ class StderrHandler(logging.Handler):
     """Lines to standard error without ever making the caller wait: formatted here, written by a thread of the
     handler's own. What reads standard error (journald, a container runtime) can stop reading (stuck, or its disk
     full), and a write to the full pipe then blocks. From the event loop, that stopped every request of the worker
-    (after 164 requests, a pipe's 64 KB of lines); the worker that replaced it, killed as stuck, blocked at its
-    first line, before it listened, and the port refused every connection. Now the lines wait in memory, up to `backlog` of them; past that they are dropped
-    and counted (hj1321_log_lines_dropped_total), and the next lines written say how many went."""
+    (after 164 requests, a pipe's 64 KB of lines); the worker that replaced it blocked at its first line, before
+    it listened, and the port refused every connection. Now the lines wait in memory, up to `backlog` of them;
+    past that they are dropped and counted (hj1321_log_lines_dropped_total), and the next lines written say how
+    many went."""
 
     def __init__(self, backlog: int = LOG_BACKLOG_LINES, stream: TextIO | None = None,
                  every_seconds: float = LOG_WRITE_SECONDS) -> None:

@@ -6,6 +6,7 @@ connection the database closed, or a database that stops answering, costs no req
 import asyncio
 import os
 import signal
+import socket
 import time
 import uuid
 from pathlib import Path
@@ -209,6 +210,26 @@ async def test_a_database_that_stops_answering_costs_a_post_a_bounded_wait_and_a
     assert after.status_code == 200, after.text  # on another connection, the stopped one still stopped
     assert await scalar(engine, "SELECT count(*) FROM movement WHERE enterprise_id = :e AND record_id = :r",
                         e=plant.id, r=record["recordId"]) == 1
+
+
+async def test_a_database_host_that_never_answers_a_new_connection_costs_a_bounded_wait_and_a_503(settings, engine,
+                                                                                                 tmp_path):
+    # A host that takes the connection and then says nothing (a server hung, a path half cut), as a socket that
+    # listens and never accepts: making a connection waited asyncpg's own 60 s, at startup and in every request.
+    plant = await register(engine)
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(64)
+        url = f"postgresql+asyncpg://hj1321:unused@127.0.0.1:{silent.getsockname()[1]}/hj1321"
+        # Bounded here too, so that without the service's own bound this fails instead of hanging the suite.
+        async with asyncio.timeout(30), serving(settings, data_dir=tmp_path, database_url=url,
+                                                db_connect_timeout_seconds=1) as (client, _):
+            started = time.monotonic()
+            answer = await client.post("/api/v1/movements", json=batch(plant, movement()), headers=plant.auth)
+            waited = time.monotonic() - started
+    assert answer.status_code == 503 and answer.json()["error"] == "database_unavailable", answer.text
+    assert "Retry-After" in answer.headers
+    assert waited < 1 + 3  # the wait for a new connection
 
 
 async def test_a_database_that_takes_no_writes_is_503_and_not_ready(settings, engine, tmp_path, caplog):
