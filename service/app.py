@@ -23,6 +23,7 @@ from service.audit.router import router as audit_router
 from service.audit.writer import AuditWriter
 from service.auth.cache import CredentialCache
 from service.auth.service import Gateway, Staff
+from service.body import BodyMemory
 from service.config import Settings, get_settings
 from service.db import create_engine, create_sessionmaker
 from service.docs_pages import install_docs
@@ -119,6 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     photo_store(settings)  # a bad HJ1321_PHOTO_STORE stops the start, not the first upload
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
     app.state.in_flight = InFlightLimiter(settings.max_requests_in_flight_per_enterprise)
+    app.state.body_memory = BodyMemory(settings.max_body_bytes_in_flight)
     lane_on, unlimited = settings.backfill_max_in_flight > 0, 10**9
     app.state.backfill_lane = BackfillLane(
         capacity=settings.db_pool_size, reserve=settings.backfill_reserve_connections,

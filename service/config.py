@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     db_statement_timeout_seconds: float = 60.0
 
     max_body_bytes: int = 16 * 1024 * 1024
+    # Request bodies a worker holds in memory at once; past it, a large one gets 503 server_busy (a gate's
+    # small batch never does). 40 bodies of 14 MB at once took a worker to 850 MB, which it kept.
+    max_body_bytes_in_flight: int = 256 * 1024 * 1024
     # A body that has not arrived in full by then gets 408: a stalled upload cannot keep its place.
     body_timeout_seconds: float = 60.0
     # Requests of one enterprise in flight at once (per worker); more get 429. 0 turns the limit off.

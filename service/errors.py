@@ -99,6 +99,12 @@ class PhotoStoreUnavailable(ServiceUnavailable):
     code = "photo_store_unavailable"
 
 
+class ServerBusy(ServiceUnavailable):
+    """This worker holds as many request bodies in memory as it may; the same request later will be read."""
+
+    code = "server_busy"
+
+
 class ErrorEnvelope(BaseModel):
     """The body of every request-level failure."""
 
@@ -121,7 +127,8 @@ _STATUS_TEXT = {
     415: ("the Content-Type is not one this operation takes", None),
     422: ("a parameter or the envelope is invalid", None),
     429: ("too many requests from this enterprise (rate or requests in flight)", _RETRY_AFTER),
-    503: ("the database or the photo store is unavailable or busy; nothing was stored", _RETRY_AFTER),
+    503: ("the database or the photo store is unavailable or busy, or the service holds as many bodies as it may; "
+          "nothing was stored", _RETRY_AFTER),
 }
 
 

@@ -55,6 +55,39 @@ async def test_fifty_stalled_uploads_hold_no_connection_and_others_still_answer(
     assert await scalar(engine, "SELECT count(*) FROM movement WHERE enterprise_id = :e", e=attacker.id) == 20
 
 
+async def test_large_bodies_past_the_workers_memory_budget_get_503_and_a_gates_pass_still_goes_in(settings, engine):
+    # As gateways re-sending large batches at once after an outage: bodies held until answered, however many.
+    plant = await register(engine)
+    release = asyncio.Event()
+    held = orjson.dumps(batch(plant, *[movement() for _ in range(400)]))
+    large = [movement() for _ in range(300)]
+    headers = {**plant.auth, "Content-Type": "application/json"}
+
+    async def at_once(body: bytes) -> AsyncIterator[bytes]:  # sent without its length, as a stream is
+        yield body
+
+    # Room for the stalled body whole, not for half of it and a large one beside it.
+    async with serving(settings, max_body_bytes_in_flight=len(held) + 10_000) as (client, app):
+        memory = app.state.body_memory
+        stalled = asyncio.create_task(client.post("/api/v1/movements", content=stalled_body(held, release),
+                                                  headers=headers))
+        await until(lambda: memory.held == len(held) // 2)  # half of it arrived, and is held
+        body = orjson.dumps(batch(plant, *large))
+        declared = await client.post("/api/v1/movements", content=body, headers=headers)
+        streamed = await client.post("/api/v1/movements", content=at_once(body), headers=headers)
+        live = await client.post("/api/v1/movements", json=batch(plant, movement()), headers=plant.auth)
+        for refused in (declared, streamed):
+            assert refused.status_code == 503, refused.text[:300]
+            assert refused.json()["error"] == "server_busy" and "Retry-After" in refused.headers
+        assert live.status_code == 200 and live.json()["accepted"] == 1  # a gate's pass is never refused for memory
+        release.set()
+        assert (await stalled).status_code == 200
+        assert memory.held == 0  # each body given back when its request was answered
+        again = await client.post("/api/v1/movements", content=body, headers=headers)
+        assert again.status_code == 200 and again.json()["accepted"] == 300, again.text
+    assert await scalar(engine, "SELECT count(*) FROM movement WHERE enterprise_id = :e", e=plant.id) == 400 + 1 + 300
+
+
 async def test_uploads_past_the_in_flight_cap_get_429_with_retry_after(settings, engine):
     attacker, neighbour = await register(engine), await register(engine)
     release = asyncio.Event()

@@ -14,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from service import metrics
 from service.auth.dependencies import GatewayDep
 from service.auth.service import Gateway
-from service.body import JsonBody, discard_body
+from service.body import SMALL_BODY_BYTES, JsonBody, discard_body
 from service.contract import HEARTBEAT_SCHEMA
 from service.db import AdmittedSessionDep, SessionDep
 from service.enterprises import service as enterprises
@@ -38,10 +38,6 @@ router = APIRouter(prefix="/api/v1", tags=["gateway"])
 def _json(content: Any, status_code: int = 200) -> Response:
     return Response(orjson.dumps(content), status_code=status_code, media_type="application/json")
 
-
-# A body this small is parsed whatever the plant's state: a pass or a few, which may be live. A 500-record
-# batch is about 500 KB.
-SMALL_BODY_BYTES = 16 * 1024
 
 
 def _defer(kind: RecordKind, lane: BackfillLane) -> NoReturn:

@@ -1,5 +1,6 @@
 """Photo upload: the bytes of a photo that records name by its SHA-256."""
 
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 import orjson
@@ -8,7 +9,7 @@ from fastapi.responses import Response
 
 from service.audit.middleware import note
 from service.auth.dependencies import GatewayDep, ReaderDep
-from service.body import media_type, read_body
+from service.body import held_body, media_type
 from service.db import SessionDep
 from service.errors import (
     GATEWAY_WRITE_ERRORS,
@@ -28,7 +29,7 @@ Sha256 = Annotated[str, Path(description="SHA-256 of the photo's bytes, 64 lower
 _IMAGE = {"schema": {"type": "string", "format": "binary"}}
 
 
-async def photo_upload(sha256: Sha256, request: Request, gateway: GatewayDep) -> tuple[str, bytes]:
+async def photo_upload(sha256: Sha256, request: Request, gateway: GatewayDep) -> AsyncIterator[tuple[str, bytes]]:
     """The path's hash and the uploaded bytes; the cheap checks come before a byte is read."""
     if not SHA256_RE.match(sha256):
         raise Unprocessable("the path must be the photo's SHA-256 as 64 lowercase hex digits",
@@ -37,7 +38,8 @@ async def photo_upload(sha256: Sha256, request: Request, gateway: GatewayDep) ->
     if media not in _ACCEPTED_TYPES:
         raise UnsupportedMediaType(f"Content-Type must be image/jpeg or image/png; got {media[:64] or 'none'}",
                                    code="photo_format")
-    return sha256, await read_body(request, request.app.state.settings.max_photo_bytes)
+    async with held_body(request, request.app.state.settings.max_photo_bytes) as data:
+        yield sha256, data
 
 
 @router.put("/photos/{sha256}", status_code=201, tags=["gateway"],
