@@ -88,3 +88,37 @@ async def test_upgrading_a_database_of_the_previous_release_keeps_and_mends_its_
     finally:
         await connection.close()
         get_settings.cache_clear()
+
+
+async def test_moving_photos_out_to_a_store_that_fails_says_so_and_keeps_them_in_the_database(tmp_path):
+    """`hj1321 migrate` on a database whose photos are still in it, with a photo store that cannot write (here its
+    folder is a file; a full disk fails the same way): the line names the store, not the database, and the
+    photos stay where they were."""
+    import asyncio
+
+    import asyncpg
+    from alembic import command
+
+    from service.embedded_db import start_embedded
+    from service.migrate import alembic_config
+    from tests.serving import hj1321_env, run_hj1321
+
+    url = start_embedded(tmp_path / "var")
+    await asyncio.to_thread(command.upgrade, alembic_config(url), "d5e6f7a8b9c0")  # photos still in the database
+    connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        enterprise = await connection.fetchval(
+            "INSERT INTO enterprise (code, name, region_code, industry) VALUES ('91130203MA0UPGRADE', '老企业', "
+            "'130203', 'steel') RETURNING id")
+        await connection.execute("INSERT INTO photo (sha256, content_type, size_bytes, data, enterprise_id) "
+                                 "VALUES (repeat('c', 64), 'image/png', 3, '\\x010203'::bytea, $1)", enterprise)
+        (tmp_path / "blocked").write_bytes(b"not a folder")
+        migrated = run_hj1321(["migrate"], tmp_path, hj1321_env(HJ1321_DATA_DIR=str(tmp_path / "var"),
+                                                                 HJ1321_PHOTO_STORE=f"file://{tmp_path / 'blocked'}"))
+        assert migrated.returncode == 2
+        last = migrated.stderr.strip().splitlines()[-1]
+        assert last.startswith(f"hj1321: the photo store {tmp_path / 'blocked'} cannot keep a photo:"), last
+        assert "database" not in last and "Traceback" not in migrated.stderr
+        assert await connection.fetchval("SELECT data FROM photo WHERE sha256 = repeat('c', 64)") == b"\x01\x02\x03"
+    finally:
+        await connection.close()

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from service.config import get_settings
+from service.errors import PhotoStoreUnavailable
 from service.photos.store import photo_store
 
 revision: str = 'e6f7a8b9c0d1'
@@ -34,7 +35,12 @@ def upgrade() -> None:
             "SELECT sha256, data FROM photo WHERE data IS NOT NULL AND sha256 > :after ORDER BY sha256 LIMIT :n"),
             {"after": after, "n": BATCH}).all()
         for sha256, data in rows:
-            store.write(sha256, bytes(data))
+            try:
+                store.write(sha256, bytes(data))
+            except OSError as exc:
+                # The migration stops and its transaction with it: every photo stays in the database. Said as the
+                # store's failure (a full disk, a lost mount), not the database's.
+                raise PhotoStoreUnavailable(f"the photo store {store.root} cannot keep a photo: {exc}") from exc
         if len(rows) < BATCH:
             break
         after = rows[-1][0]
