@@ -18,7 +18,7 @@ from service.ingest.payloads import BEIJING
 from service.maintenance import LOCK_KEY, run_once
 from service.photos.store import FilePhotoStore, photo_store
 from tests import factories
-from tests.conftest import flush_audit, register, staff_token
+from tests.conftest import flush_audit, register, scalar, staff_token
 from tests.factories import batch, inplant_vehicle, png_bytes, sha256_hex
 from tests.serving import hj1321_env, run_hj1321
 
@@ -28,11 +28,6 @@ NOW_2001 = datetime(2001, 5, 10, 4, 0, tzinfo=UTC)
 
 def data_uri(data: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(data).decode()
-
-
-async def scalar(engine, sql: str, **params):
-    async with engine.connect() as connection:
-        return (await connection.execute(text(sql), params)).scalar()
 
 
 async def arrived(engine, at: datetime, *photos: bytes) -> None:
