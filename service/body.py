@@ -34,8 +34,8 @@ class BodyMemory:
     """The bytes of request bodies this worker holds, which stay held until their request has been answered (its
     records parsed from them live as long). Without a bound, gateways re-sending large batches at once after an
     outage took a worker's memory as far as they went: 80 bodies of 14 MB, 2.5 GB, half of it kept after.
-    A body larger than SMALL_BODY_BYTES that would take the total past `limit` is not read, and is answered 503
-    `server_busy` with Retry-After."""
+    A body larger than SMALL_BODY_BYTES that would take the total past `limit` is not kept (with its length
+    declared, not read at all), and is answered 503 `server_busy` with Retry-After."""
 
     limit: int
     held: int = 0
