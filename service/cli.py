@@ -101,6 +101,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                                "ssl_keyfile": args.ssl_keyfile, "log_level": settings.log_level, "access_log": False,
                                "log_config": logging_config(settings.log_level),
                                "server_header": False,
+                               "http": "service.http_guard:HeadDeadlineProtocol",
                                # A stop or restart does not wait out stalled uploads (they would take
                                # the whole body deadline); what is cut short was never acknowledged.
                                "timeout_graceful_shutdown": 10}

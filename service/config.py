@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     max_body_bytes_in_flight: int = 256 * 1024 * 1024
     # A body that has not arrived in full by then gets 408: a stalled upload cannot keep its place.
     body_timeout_seconds: float = 60.0
+    # A request head (the request line and headers, under a kilobyte) not in full by then gets 408 and the
+    # connection is closed: counted from the connection's opening, or from its last answer.
+    header_timeout_seconds: float = 10.0
     # Requests of one enterprise in flight at once (per worker); more get 429. 0 turns the limit off.
     max_requests_in_flight_per_enterprise: int = 8
     # Backfill (records flagged 补传 or passed longer ago than the timeliness window) in flight per worker,
@@ -116,7 +119,7 @@ class Settings(BaseSettings):
 
     # PostgreSQL counts its timeouts in whole milliseconds and takes 0 for none: a wait that must be bounded.
     @field_validator("db_pool_timeout_seconds", "db_connect_timeout_seconds", "db_lock_timeout_seconds",
-                     "db_statement_timeout_seconds")
+                     "db_statement_timeout_seconds", "header_timeout_seconds")
     @classmethod
     def _a_millisecond_at_least(cls, value: float) -> float:
         if value < 0.001:

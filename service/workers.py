@@ -24,6 +24,7 @@ import ctypes
 import logging
 import multiprocessing
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -112,11 +113,29 @@ def serve(options: dict[str, Any], workers: int, hung_seconds: float = 0, metric
     except OSError as exc:
         logger.error(f"cannot listen on {options['host']}:{options['port']}: {exc.strerror}")
         return 1
+    _open_files_as_allowed()
     stopping = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopping.set())
     with _metrics_folder(metrics_fallback) if metrics_fallback else nullcontext():
         return _supervise(options, workers, hung_seconds, stopping)
+
+
+# What Linux allows a process at most (fs.nr_open) when no hard limit is set.
+_MOST_OPEN_FILES = 1 << 20
+
+
+def _open_files_as_allowed() -> None:
+    """Raise this process's (and so its workers') open-file limit to the hard one. Each connection is an open file,
+    and the soft limit a service manager usually sets, 1,024, is what a few hundred gateways reconnecting at once
+    and a burst of slow clients reach together: past it, a worker accepts nobody."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = _MOST_OPEN_FILES if hard == resource.RLIM_INFINITY else hard
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+        except (ValueError, OSError) as exc:
+            logger.warning(f"cannot raise the open-file limit from {soft} to {wanted}: {exc}")
 
 
 @contextmanager

@@ -135,6 +135,64 @@ async def test_a_log_reader_that_stops_reading_does_not_stop_the_service(tmp_pat
     assert not any('"dropped"' in line for line in lines)
 
 
+def test_a_request_head_that_does_not_arrive_in_time_is_408_and_its_connection_closed(tmp_path, database_url,
+                                                                                       plant):
+    """Half a request head, held (slowloris), needs no credential: 1,100 such connections took every file
+    descriptor of a worker, and it refused everyone for as long as they were held."""
+    server = Server(tmp_path, hj1321_env(DATABASE_URL=database_url, HJ1321_DATA_DIR=str(tmp_path / "var"),
+                                         HJ1321_HEADER_TIMEOUT_SECONDS="1"))
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as slow, \
+                socket.create_connection(("127.0.0.1", server.port), timeout=10) as idle:
+            slow.sendall(b"POST /api/v1/movements HTTP/1.1\r\nHost: x\r\n")
+            started = time.monotonic()
+            answer = _until_closed(slow)
+            assert time.monotonic() - started < 5
+            assert answer.startswith(b"HTTP/1.1 408 ") and b'"error":"header_timeout"' in answer, answer
+            assert _until_closed(idle).startswith(b"HTTP/1.1 408 ")  # opened, and nothing sent
+        # A head sent in pieces within the deadline, twice on one connection: the deadline is the head's, from the
+        # connection's opening or from its last answer, not the connection's age.
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as steady:
+            for _ in range(2):
+                for piece in (b"GET /heal", b"thz HTTP/1.1\r\nHost: x\r\n", b"\r\n"):
+                    steady.sendall(piece)
+                    time.sleep(0.25)
+                assert steady.recv(4096).startswith(b"HTTP/1.1 200 ")
+            # A body is not a head: it has its own deadline (HJ1321_BODY_TIMEOUT_SECONDS).
+            body = json.dumps(batch(plant, movement())).encode()
+            steady.sendall(b"POST /api/v1/movements HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                           b"Authorization: Bearer " + plant.key.encode() + b"\r\n"
+                           b"Content-Length: %d\r\n\r\n" % len(body) + body[:20])
+            time.sleep(1.5)
+            steady.sendall(body[20:])
+            assert steady.recv(65536).startswith(b"HTTP/1.1 200 ")
+    finally:
+        server.stop()
+
+
+def test_workers_may_open_as_many_files_as_the_system_allows(tmp_path, database_url):
+    # Each connection is an open file; a soft limit of 1,024 (a service manager's usual) is what a few hundred
+    # gateways reconnecting at once and a burst of slow clients reach together.
+    soft_256 = [sys.executable, "-c", "import os, resource, sys; "
+                "resource.setrlimit(resource.RLIMIT_NOFILE, (256, resource.getrlimit(resource.RLIMIT_NOFILE)[1])); "
+                "os.execv(sys.executable, [sys.executable, '-m', 'service.cli', *sys.argv[1:]])"]
+    server = Server(tmp_path, hj1321_env(DATABASE_URL=database_url, HJ1321_DATA_DIR=str(tmp_path / "var")),
+                    command=soft_256)
+    try:
+        (worker,) = server.workers()
+        soft, hard = worker.rlimit(psutil.RLIMIT_NOFILE)
+    finally:
+        server.stop()
+    assert soft == hard > 256
+
+
+def _until_closed(connection: socket.socket) -> bytes:
+    received = b""
+    while chunk := connection.recv(4096):
+        received += chunk
+    return received
+
+
 def _samples_folder(server: Server) -> Path:
     """The folder the workers write their metric samples in, from the files they hold open."""
     folders = {Path(file.path).parent for worker in server.workers() for file in worker.open_files()
