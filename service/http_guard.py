@@ -1,5 +1,5 @@
-"""What every HTTP exchange gets, whatever route answers it: a deadline for its request head, URLs PostgreSQL can
-store, and the security headers that keep a browser from acting on what a gateway sent."""
+"""What every HTTP exchange gets, whatever route answers it: a deadline and a size limit for its request head, URLs
+PostgreSQL can store, and the security headers that keep a browser from acting on what a gateway sent."""
 
 import asyncio
 from typing import Any
@@ -11,25 +11,46 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from service.config import get_settings
 from service.errors import error_response
 
-_HEAD_TOO_SLOW = orjson.dumps({"error": "header_timeout", "message": "the request head did not arrive in time",
-                               "detail": None})
+# A request head is under a kilobyte here (a bearer token, a few headers; a proxy adds a few more).
+MAX_HEAD_BYTES = 32 * 1024
+
+
+def _refusal(status: bytes, code: str, message: str) -> bytes:
+    body = orjson.dumps({"error": code, "message": message, "detail": None})
+    return (b"HTTP/1.1 " + status + b"\r\ncontent-type: application/json\r\nconnection: close\r\n"
+            b"content-length: %d\r\n\r\n" % len(body) + body)
+
+
+_HEAD_TOO_SLOW = _refusal(b"408 Request Timeout", "header_timeout", "the request head did not arrive in time")
+_HEAD_TOO_LARGE = _refusal(b"431 Request Header Fields Too Large", "header_too_large",
+                           f"the request head is larger than {MAX_HEAD_BYTES} bytes")
 
 
 class HeadDeadlineProtocol(HttpToolsProtocol):
-    """uvicorn's HTTP/1.1 protocol, with a deadline for each request head (`HJ1321_HEADER_TIMEOUT_SECONDS`).
-    uvicorn waits for a head as long as the client takes. Half a head, held, needs no credential: 1,100 such
-    connections took every file descriptor of a worker, and it refused everyone for as long as they were held.
-    The deadline runs from the connection's opening, and from each answer while no next request has its head
-    in; a connection past it is answered 408 and closed."""
+    """uvicorn's HTTP/1.1 protocol, with a deadline (`HJ1321_HEADER_TIMEOUT_SECONDS`) and a size limit
+    (MAX_HEAD_BYTES) for each request head; neither needs a credential to abuse. uvicorn waits for a head as long
+    as the client takes: 1,100 connections each holding half a head took every file descriptor of a worker, and
+    it refused everyone for as long as they were held. And it takes a head of any size: one 50 MB header was
+    answered 200, after doubling the worker's memory. The deadline runs from the connection's opening, and from
+    each answer while no next request has its head in; a connection past it is answered 408, one whose head
+    outgrows the limit 431, and either is closed."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._head_seconds = get_settings().header_timeout_seconds
         self._head_deadline: asyncio.TimerHandle | None = None
+        self._head_bytes = 0
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._await_head()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self._head_deadline is not None:  # still no whole head: what came counts toward it
+            self._head_bytes += len(data)
+            if self._head_bytes > MAX_HEAD_BYTES:
+                self._refuse(_HEAD_TOO_LARGE)
 
     def on_headers_complete(self) -> None:
         self._head_in()
@@ -46,20 +67,20 @@ class HeadDeadlineProtocol(HttpToolsProtocol):
 
     def _await_head(self) -> None:
         self._head_in()
-        self._head_deadline = self.loop.call_later(self._head_seconds, self._head_too_slow)
+        self._head_bytes = 0
+        self._head_deadline = self.loop.call_later(self._head_seconds, self._refuse, _HEAD_TOO_SLOW)
 
     def _head_in(self) -> None:
         if self._head_deadline is not None:
             self._head_deadline.cancel()
             self._head_deadline = None
 
-    def _head_too_slow(self) -> None:
-        self._head_deadline = None
+    def _refuse(self, answer: bytes) -> None:
+        self._head_in()
         if not self.transport.is_closing():
-            self.transport.write(b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n"
-                                 b"connection: close\r\ncontent-length: %d\r\n\r\n%s"
-                                 % (len(_HEAD_TOO_SLOW), _HEAD_TOO_SLOW))
+            self.transport.write(answer)
             self.transport.close()
+
 
 # Every answer: a browser must not guess a type (a JPEG-magic HTML file stays an image).
 _EVERY_RESPONSE = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer")]

@@ -170,6 +170,31 @@ def test_a_request_head_that_does_not_arrive_in_time_is_408_and_its_connection_c
         server.stop()
 
 
+def test_a_request_head_over_32_kib_is_431_and_its_connection_closed(tmp_path, database_url):
+    # One 50 MB header was answered 200, after doubling the worker's memory; it needs no credential.
+    server = Server(tmp_path, hj1321_env(DATABASE_URL=database_url, HJ1321_DATA_DIR=str(tmp_path / "var")))
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as large:
+            large.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Large: ")
+            try:
+                for _ in range(64):  # 4 MB, unless the server closes first
+                    large.sendall(b"a" * 65536)
+                large.sendall(b"\r\n\r\n")
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            answer = _until_closed(large)
+        assert answer.startswith(b"HTTP/1.1 431 ") and b'"error":"header_too_large"' in answer, answer[:200]
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as usual:
+            # A head of 30 KB is still a head, and a body many times the limit is no head at all.
+            usual.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Long: " + b"a" * 30_000 + b"\r\n\r\n")
+            assert usual.recv(4096).startswith(b"HTTP/1.1 200 ")
+            usual.sendall(b"POST /api/v1/movements HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                          b"Content-Length: 300000\r\n\r\n" + b" " * 300_000)
+            assert usual.recv(4096).startswith(b"HTTP/1.1 401 ")  # read as a body: no key, so 401
+    finally:
+        server.stop()
+
+
 def test_workers_may_open_as_many_files_as_the_system_allows(tmp_path, database_url):
     # Each connection is an open file; a soft limit of 1,024 (a service manager's usual) is what a few hundred
     # gateways reconnecting at once and a burst of slow clients reach together.
