@@ -117,13 +117,14 @@ class Settings(BaseSettings):
             raise ValueError("audit entries must be kept at least 180 days")
         return value
 
-    # PostgreSQL counts its timeouts in whole milliseconds and takes 0 for none: a wait that must be bounded.
+    # Waits that must be bounded, where 0 would mean none or refuse everything. PostgreSQL counts its timeouts in
+    # whole milliseconds and takes 0 (and so 0.0004) for no bound at all.
     @field_validator("db_pool_timeout_seconds", "db_connect_timeout_seconds", "db_lock_timeout_seconds",
                      "db_statement_timeout_seconds", "header_timeout_seconds")
     @classmethod
     def _a_millisecond_at_least(cls, value: float) -> float:
         if value < 0.001:
-            raise ValueError("must be 0.001 or more: every wait on the database is bounded")
+            raise ValueError("must be 0.001 or more: this wait is bounded")
         return value
 
     # backfill_max_in_flight_beside_live: backfill waiting for the live passes to stop could wait for ever.

@@ -226,6 +226,8 @@ def test_a_bad_setting_or_an_unreachable_database_is_one_line_not_a_traceback(tm
          "HJ1321_DB_POOL_SIZE (4)"),
         (hj1321_env(HJ1321_DB_STATEMENT_TIMEOUT_SECONDS="0"), ["serve"],
          "hj1321: bad setting: HJ1321_DB_STATEMENT_TIMEOUT_SECONDS='0': Value error, must be 0.001 or more"),
+        (hj1321_env(HJ1321_HEADER_TIMEOUT_SECONDS="0"), ["serve"],
+         "hj1321: bad setting: HJ1321_HEADER_TIMEOUT_SECONDS='0': Value error, must be 0.001 or more"),
         (hj1321_env(DATABASE_URL="postgresql://hj1321:secret@127.0.0.1:1/hj1321"), ["serve"],
          "hj1321: cannot use the database (ConnectionRefusedError)"),
         (hj1321_env(DATABASE_URL="postgresql://hj1321:secret@127.0.0.1:1/hj1321"), ["migrate"],
