@@ -40,8 +40,9 @@ class BodyMemory:
     limit: int
     held: int = 0
 
-    def has_room(self, size: int) -> bool:
-        return size <= SMALL_BODY_BYTES or self.held + size <= self.limit
+    def admits(self, body_size: int, more: int) -> bool:
+        """Whether a body of `body_size` bytes (so far) may take `more` bytes."""
+        return body_size <= SMALL_BODY_BYTES or self.held + more <= self.limit
 
 
 @dataclass
@@ -70,7 +71,7 @@ async def _chunks(request: Request, max_bytes: int, taken: _Taken | None = None)
     if taken is not None and declared.isdigit():
         # Taken whole before a byte is read. Counted as they arrived, 40 bodies sent at once were each partly
         # in when the budget ran out, and every one of them was refused.
-        if not memory.has_room(int(declared)):
+        if not memory.admits(int(declared), int(declared)):
             await discard_body(request)
             raise _busy(memory)
         memory.held += int(declared)
@@ -86,7 +87,7 @@ async def _chunks(request: Request, max_bytes: int, taken: _Taken | None = None)
                 if counted is not None and not refused:
                     # Past the budget, the rest arrives unkept, as in discard_body, and the answer is the same as
                     # for a length declared.
-                    refused = counted.size + len(chunk) > SMALL_BODY_BYTES and memory.held + len(chunk) > memory.limit
+                    refused = not memory.admits(counted.size + len(chunk), len(chunk))
                     if not refused:
                         memory.held += len(chunk)
                         counted.size += len(chunk)
