@@ -54,13 +54,11 @@ class StderrHandler(logging.Handler):
     past that they are dropped and counted (hj1321_log_lines_dropped_total), and the next lines written say how
     many went."""
 
-    def __init__(self, backlog: int = LOG_BACKLOG_LINES, stream: TextIO | None = None,
-                 every_seconds: float = LOG_WRITE_SECONDS) -> None:
+    def __init__(self, backlog: int = LOG_BACKLOG_LINES, stream: TextIO | None = None) -> None:
         super().__init__()
         self._lines: deque[str] = deque()  # appended by callers, taken by the writer: both atomic
         self._backlog = backlog
         self._stream = stream  # None: standard error as it is when a line is written (tests replace it)
-        self._every_seconds = every_seconds
         self._dropped = 0
         self._dropped_lock = threading.Lock()
         self._writing = False
@@ -96,7 +94,7 @@ class StderrHandler(logging.Handler):
 
     def _write(self) -> None:
         while not self._closed:
-            self._wake.wait(self._every_seconds)
+            self._wake.wait(LOG_WRITE_SECONDS)
             self._wake.clear()
             self._writing = True
             try:
