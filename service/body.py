@@ -23,6 +23,7 @@ from service.errors import (
     ServerBusy,
     UnsupportedMediaType,
 )
+from service.metrics import REQUEST_BODY_BYTES_HELD
 
 # A body this small is a pass or a few, which may be live: it is read whatever the worker's body memory or the
 # plant's catching up (ingest/router.py) would say of a larger one. A 500-record batch is about 500 KB.
@@ -43,6 +44,14 @@ class BodyMemory:
     def admits(self, body_size: int, more: int) -> bool:
         """Whether a body of `body_size` bytes (so far) may take `more` bytes."""
         return body_size <= SMALL_BODY_BYTES or self.held + more <= self.limit
+
+    def take(self, size: int) -> None:
+        self.held += size
+        REQUEST_BODY_BYTES_HELD.inc(size)
+
+    def give_back(self, size: int) -> None:
+        self.held -= size
+        REQUEST_BODY_BYTES_HELD.dec(size)
 
 
 @dataclass
@@ -74,7 +83,7 @@ async def _chunks(request: Request, max_bytes: int, taken: _Taken | None = None)
         if not memory.admits(int(declared), int(declared)):
             await discard_body(request)
             raise _busy(memory)
-        memory.held += int(declared)
+        memory.take(int(declared))
         taken.size, counted = int(declared), None
     timeout = request.app.state.settings.body_timeout_seconds
     size, refused = 0, False
@@ -89,7 +98,7 @@ async def _chunks(request: Request, max_bytes: int, taken: _Taken | None = None)
                     # for a length declared.
                     refused = not memory.admits(counted.size + len(chunk), len(chunk))
                     if not refused:
-                        memory.held += len(chunk)
+                        memory.take(len(chunk))
                         counted.size += len(chunk)
                 if not refused:
                     yield chunk
@@ -115,7 +124,7 @@ async def held_body(request: Request, max_bytes: int) -> AsyncIterator[bytes]:
     try:
         yield b"".join([chunk async for chunk in _chunks(request, max_bytes, taken)])
     finally:
-        request.app.state.body_memory.held -= taken.size
+        request.app.state.body_memory.give_back(taken.size)
 
 
 async def discard_body(request: Request) -> None:

@@ -16,6 +16,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.multiprocess import MultiProcessCollector
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -40,6 +41,10 @@ BACKFILL_WAIT = Histogram("hj1321_backfill_wait_seconds",
 PHOTO_BYTES = Counter("hj1321_photo_bytes_total", "Bytes of photos newly stored", ["source"])
 DB_POOL_IN_USE = Gauge("hj1321_db_pool_connections_in_use", "Database connections checked out of the pool",
                        multiprocess_mode="livesum")
+REQUEST_BODY_BYTES_HELD = Gauge("hj1321_request_body_bytes_held",
+                                "Bytes of request bodies held in memory until their requests are answered (a worker "
+                                "refuses bodies over 16 KB with 503 server_busy past HJ1321_MAX_BODY_BYTES_IN_FLIGHT)",
+                                multiprocess_mode="livesum")
 DB_POOL_WAIT = Histogram("hj1321_db_pool_wait_seconds", "Time a request waited for a database connection",
                          buckets=(0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0))
 DATABASE_UP = Gauge("hj1321_database_up", "1 when the database answered the last scrape's ping, else 0",
@@ -103,10 +108,7 @@ def count_violations(enterprise: str, violations: dict[str, int]) -> None:
 def every_metric_name() -> set[str]:
     """Names of the series the service exports (counters with _total, histograms with their suffixes)."""
     names = set()
-    for metric in (HTTP_REQUESTS, HTTP_DURATION, RECORDS, RECORD_ERRORS, BATCH_RECORDS, PHOTO_BYTES,
-                   DB_POOL_IN_USE, DB_POOL_WAIT, DATABASE_UP, DATABASE_READ_ONLY, ENTERPRISE_LAST_SEEN,
-                   ENTERPRISE_CLOCK_SKEW, AUDIT_ENTRIES, AUDIT_WRITE_FAILURES, LOG_LINES_DROPPED, EMERGENCY_VIOLATIONS,
-                   BACKFILL_DEFERRED, BACKFILL_WAIT, MAINTENANCE_LAST_SUCCESS, RETENTION_REMOVED):
+    for metric in [value for value in globals().values() if isinstance(value, MetricWrapperBase)]:
         for family in metric.describe():
             if family.type == "counter":
                 names.add(f"{family.name}_total")

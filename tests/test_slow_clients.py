@@ -7,6 +7,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import httpx
 import orjson
 import pytest
 from sqlalchemy import text
@@ -74,6 +75,7 @@ async def test_large_bodies_past_the_workers_memory_budget_get_503_and_a_gates_p
         # Half of it arrived, and all of it is taken: counted as they arrived, bodies sent together were each
         # partly in when the budget ran out, and every one was refused (40 of 40 over real sockets).
         await until(lambda: memory.held == len(held))
+        assert await bodies_held(client) == len(held)
         body = orjson.dumps(batch(plant, *large))
         declared = await client.post("/api/v1/movements", content=body, headers=headers)
         streamed = await client.post("/api/v1/movements", content=at_once(body), headers=headers)
@@ -84,10 +86,17 @@ async def test_large_bodies_past_the_workers_memory_budget_get_503_and_a_gates_p
         assert live.status_code == 200 and live.json()["accepted"] == 1  # a gate's pass is never refused for memory
         release.set()
         assert (await stalled).status_code == 200
-        assert memory.held == 0  # each body given back when its request was answered
+        assert memory.held == 0 == await bodies_held(client)  # each body given back when its request was answered
         again = await client.post("/api/v1/movements", content=body, headers=headers)
         assert again.status_code == 200 and again.json()["accepted"] == 300, again.text
     assert await scalar(engine, "SELECT count(*) FROM movement WHERE enterprise_id = :e", e=plant.id) == 400 + 1 + 300
+
+
+async def bodies_held(client: httpx.AsyncClient) -> float:
+    """What an operator's Prometheus reads of the bodies held."""
+    (sample,) = [line for line in (await client.get("/metrics")).text.splitlines()
+                 if line.startswith("hj1321_request_body_bytes_held ")]
+    return float(sample.split()[1])
 
 
 async def test_uploads_past_the_in_flight_cap_get_429_with_retry_after(settings, engine):
