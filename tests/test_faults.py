@@ -18,7 +18,7 @@ from prometheus_client import REGISTRY
 from sqlalchemy import text
 
 from service.db import UNANSWERED_MARGIN_SECONDS
-from service.embedded_db import start_embedded
+from service.embedded_db import WATCH_SECONDS, start_embedded
 from service.migrate import upgrade_to_head
 from tests.conftest import register, scalar
 from tests.factories import batch, movement
@@ -144,6 +144,26 @@ async def test_database_killed_and_restarted_mid_load_the_service_recovers_by_it
     finally:
         await engine.dispose()
 
+
+
+def test_the_embedded_database_killed_is_started_again_by_the_service(tmp_path):
+    # Before, every request was 503 until someone restarted the whole service: nothing restarts a postmaster.
+    pgdata = tmp_path / "var" / "pgdata"
+    server = Server(tmp_path, hj1321_env(HJ1321_DATA_DIR=str(tmp_path / "var")))
+    try:
+        _kill_postgres(pgdata)
+        assert httpx.get(f"{server.base}/readyz", timeout=10).status_code == 503
+        deadline = time.monotonic() + 60
+        while httpx.get(f"{server.base}/readyz", timeout=10).status_code != 200:
+            assert time.monotonic() < deadline, server.output()[-3000:]
+            time.sleep(0.5)
+        assert server.process.poll() is None  # the same service, never restarted
+        assert "the embedded PostgreSQL server is not running; starting it again" in server.output()
+    finally:
+        server.stop()
+    # Stopped with the service, and still stopped a look of the watch later.
+    time.sleep(WATCH_SECONDS + 1)
+    assert not (pgdata / "postmaster.pid").exists()
 
 
 async def warm_backend(app) -> int:
