@@ -42,8 +42,8 @@ PHOTO_BYTES = Counter("hj1321_photo_bytes_total", "Bytes of photos newly stored"
 DB_POOL_IN_USE = Gauge("hj1321_db_pool_connections_in_use", "Database connections checked out of the pool",
                        multiprocess_mode="livesum")
 REQUEST_BODY_BYTES_HELD = Gauge("hj1321_request_body_bytes_held",
-                                "Bytes of request bodies held in memory until their requests are answered (a worker "
-                                "refuses bodies over 16 KB with 503 server_busy past HJ1321_MAX_BODY_BYTES_IN_FLIGHT)",
+                                "Bytes of request bodies held in memory until their requests are answered (past "
+                                "HJ1321_MAX_BODY_BYTES_IN_FLIGHT a worker refuses larger bodies: 503 server_busy)",
                                 multiprocess_mode="livesum")
 DB_POOL_WAIT = Histogram("hj1321_db_pool_wait_seconds", "Time a request waited for a database connection",
                          buckets=(0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0))
