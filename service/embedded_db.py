@@ -100,12 +100,16 @@ def _watch(server: Any, stopping: threading.Event) -> None:
             # The library's lock between processes: a command line run beside the service may be starting it too.
             with server._lock:
                 server.ensure_postgres_running()
-        except Exception as exc:  # it is tried again at the next look; its own log says why (server.log)
+            # The library takes a postmaster nobody has reaped yet for a running one, and then starts nothing.
+            failure = None if _listening(server) else "still not listening"
+        except Exception as exc:  # tried again at the next look; the server's own log says why
+            failure = type(exc).__name__
+        if failure:
             logger.error("could not start the embedded PostgreSQL server; trying again",
-                         extra={"fields": {"error": type(exc).__name__, "log": str(server.log)}})
+                         extra={"fields": {"error": failure, "log": str(server.log)}})
         else:
             logger.warning("the embedded PostgreSQL server is running again",
-                           extra={"fields": {"pid": server.get_pid()}})
+                           extra={"fields": {"postmaster_pid": server.get_pid()}})
 
 
 def _listening(server: Any) -> bool:

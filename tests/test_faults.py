@@ -158,9 +158,10 @@ def test_the_embedded_database_killed_is_started_again_by_the_service(tmp_path):
             assert time.monotonic() < deadline, server.output()[-3000:]
             time.sleep(0.5)
         assert server.process.poll() is None  # the same service, never restarted
-        assert "the embedded PostgreSQL server is not running; starting it again" in server.output()
     finally:
         server.stop()
+    assert "the embedded PostgreSQL server is not running; starting it again" in server.output()
+    assert "the embedded PostgreSQL server is running again" in server.output()
     # Stopped with the service, and still stopped a look of the watch later.
     time.sleep(WATCH_SECONDS + 1)
     assert not (pgdata / "postmaster.pid").exists()
