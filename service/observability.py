@@ -22,7 +22,8 @@ _REQUEST_ID_RE = re.compile(r"^[0-9A-Za-z._-]{1,64}$")
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line; fields passed as extra={"fields": {...}} become top-level keys."""
+    """One JSON object per line; fields passed as extra={"fields": {...}} become top-level keys, beside the line's
+    own (time, level, logger, pid, msg), which they never replace."""
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
@@ -32,7 +33,10 @@ class JsonFormatter(logging.Formatter):
             "pid": record.process,
             "msg": record.getMessage(),
         }
-        line.update(getattr(record, "fields", {}))
+        for key, value in getattr(record, "fields", {}).items():
+            # A field named like one of the line's own keys does not replace it: a postmaster's "pid" once stood
+            # where the logging process's belongs.
+            line.setdefault(key, value)
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
         return orjson.dumps(line).decode()

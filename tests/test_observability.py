@@ -101,6 +101,14 @@ async def test_one_json_log_line_per_request_without_secrets(client, plant, capl
     assert base64.b64encode(data).decode()[:40] not in everything
 
 
+def test_a_field_never_replaces_what_the_line_says_of_itself():
+    record = logging.LogRecord("hj1321.test", logging.WARNING, __file__, 1, "the message", None, None)
+    record.fields = {"pid": 1, "msg": "another", "level": "debug", "enterprise": "E1"}
+    line = json.loads(JsonFormatter().format(record))
+    assert (line["pid"], line["msg"], line["level"], line["enterprise"]) == (record.process, "the message", "warning",
+                                                                             "E1")
+
+
 def test_a_log_reader_that_stops_reading_never_makes_the_caller_wait_and_drops_are_said():
     class Unread(io.StringIO):
         """Standard error as a full pipe nobody reads: a write waits until it is read again."""
