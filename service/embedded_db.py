@@ -75,6 +75,8 @@ def resolve_database_url(database_url: str, data_dir: Path) -> str:
 
 # How often the supervisor looks: a connection attempt to a local socket, nothing the server notices.
 WATCH_SECONDS = 2.0
+# The longest wait after starts that failed: each failure prints the server's whole log (the library does).
+WATCH_MOST_SECONDS = 60.0
 
 
 @contextmanager
@@ -95,8 +97,10 @@ def kept_running() -> Iterator[None]:
 
 
 def _watch(server: Any, stopping: threading.Event) -> None:
-    while not stopping.wait(WATCH_SECONDS):
+    pause = WATCH_SECONDS
+    while not stopping.wait(pause):
         if _listening(server):
+            pause = WATCH_SECONDS
             continue
         logger.error("the embedded PostgreSQL server is not running; starting it again",
                      extra={"fields": {"pgdata": str(server.pgdata)}})
@@ -106,11 +110,12 @@ def _watch(server: Any, stopping: threading.Event) -> None:
                 server.ensure_postgres_running()
             # The library takes a postmaster nobody has reaped yet for a running one, and then starts nothing.
             failure = None if _listening(server) else "still not listening"
-        except Exception as exc:  # tried again at the next look; the server's own log says why
+        except Exception as exc:  # a start that failed (a setting, a full disk): the server's log says why
             failure = type(exc).__name__
+            pause = min(pause * 2, WATCH_MOST_SECONDS)
         if failure:
             logger.error("could not start the embedded PostgreSQL server; trying again",
-                         extra={"fields": {"error": failure, "log": str(server.log)}})
+                         extra={"fields": {"error": failure, "log": str(server.log), "next_look_seconds": pause}})
         else:
             logger.warning("the embedded PostgreSQL server is running again",
                            extra={"fields": {"postmaster_pid": server.get_pid()}})

@@ -4,6 +4,7 @@ exactly once, and after the database outage the same service process answers aga
 connection the database closed, or a database that stops answering, costs no request more than a bounded wait."""
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -165,6 +166,37 @@ def test_the_embedded_database_killed_is_started_again_by_the_service(tmp_path):
     # Stopped with the service, and still stopped a look of the watch later.
     time.sleep(WATCH_SECONDS + 1)
     assert not (pgdata / "postmaster.pid").exists()
+
+
+def test_an_embedded_database_that_cannot_start_is_tried_again_less_often_until_it_can(tmp_path):
+    # Each failed start prints the server's whole log; every 2 s, for as long as an outage lasts, is too often.
+    pgdata = tmp_path / "var" / "pgdata"
+    server = Server(tmp_path, hj1321_env(HJ1321_DATA_DIR=str(tmp_path / "var")))
+    settings = (pgdata / "postgresql.conf").read_text()
+    try:
+        (pgdata / "postgresql.conf").write_text(settings + "shared_buffers = 'plenty'\n")
+        _kill_postgres(pgdata)
+
+        def failed_starts() -> list[float]:
+            return [line["next_look_seconds"] for line in _log_lines(server)
+                    if line["msg"].startswith("could not start") and line["error"] == "CalledProcessError"]
+
+        deadline = time.monotonic() + 60
+        while len(failed_starts()) < 2:
+            assert time.monotonic() < deadline, server.output()[-3000:]
+            time.sleep(0.5)
+        assert failed_starts()[:2] == [2 * WATCH_SECONDS, 4 * WATCH_SECONDS]
+        (pgdata / "postgresql.conf").write_text(settings)
+        while httpx.get(f"{server.base}/readyz", timeout=10).status_code != 200:
+            assert time.monotonic() < deadline + 30, server.output()[-3000:]
+            time.sleep(0.5)
+        assert server.process.poll() is None
+    finally:
+        server.stop()
+
+
+def _log_lines(server: Server) -> list[dict]:
+    return [json.loads(line) for line in server.output().splitlines() if line.startswith('{"time"')]
 
 
 async def warm_backend(app) -> int:
