@@ -1,6 +1,7 @@
 """Running the service as a user does: the hj1321 command in separate processes on a free local port, or an app
 of its own in this process with some settings changed."""
 
+import json
 import os
 import signal
 import socket
@@ -69,6 +70,10 @@ class Server:
 
     def output(self) -> str:
         return self.log.read_text()
+
+    def log_lines(self) -> list[dict[str, Any]]:
+        """The service's own log lines, parsed (not the lines programs it runs print, such as PostgreSQL's)."""
+        return [json.loads(line) for line in self.output().splitlines() if line.startswith('{"time"')]
 
     def kill(self, *, supervisor_only: bool = False) -> None:
         """SIGKILL to the supervisor and its workers at once: no shutdown, no flush, as a power cut leaves it

@@ -4,7 +4,6 @@ exactly once, and after the database outage the same service process answers aga
 connection the database closed, or a database that stops answering, costs no request more than a bounded wait."""
 
 import asyncio
-import json
 import os
 import signal
 import socket
@@ -178,7 +177,7 @@ def test_an_embedded_database_that_cannot_start_is_tried_again_less_often_until_
         _kill_postgres(pgdata)
 
         def failed_starts() -> list[float]:
-            return [line["next_look_seconds"] for line in _log_lines(server)
+            return [line["next_look_seconds"] for line in server.log_lines()
                     if line["msg"].startswith("could not start") and line["error"] == "CalledProcessError"]
 
         deadline = time.monotonic() + 60
@@ -193,10 +192,6 @@ def test_an_embedded_database_that_cannot_start_is_tried_again_less_often_until_
         assert server.process.poll() is None
     finally:
         server.stop()
-
-
-def _log_lines(server: Server) -> list[dict]:
-    return [json.loads(line) for line in server.output().splitlines() if line.startswith('{"time"')]
 
 
 async def warm_backend(app) -> int:

@@ -253,10 +253,6 @@ def _filesystem(path: Path) -> str:
     return max(((point, kind) for point, kind in mounts if path.is_relative_to(point)), key=lambda m: len(m[0]))[1]
 
 
-def _log_lines(server: Server) -> list[dict]:
-    return [json.loads(line) for line in server.output().splitlines() if line.startswith("{")]
-
-
 def _answering_pids(lines: list[dict]) -> set[int]:
     return {line["pid"] for line in lines if line.get("route") == "/healthz"}
 
@@ -277,7 +273,7 @@ async def test_connections_opened_at_once_are_spread_over_the_workers(tmp_path, 
         listening = listening_sockets(server.port)
     finally:
         server.stop()
-    lines = _log_lines(server)
+    lines = server.log_lines()
     served = Counter(line["pid"] for line in lines if line.get("route") == "/healthz")
     assert sum(served.values()) == 80
     # Each worker listens on a socket of its own, and the kernel spreads connections over them. One shared
@@ -330,7 +326,7 @@ async def _replaced(tmp_path: Path, database_url: str, engine: AsyncEngine, plan
     try:
         await asyncio.sleep(STARTUP_SECONDS)  # after it, losing a worker is not a failure to start
         assert await answers() == [200] * 30
-        before = _answering_pids(_log_lines(server))
+        before = _answering_pids(server.log_lines())
         # The same key, written and not committed: the post waits for this transaction, its connection in use.
         async with engine.connect() as blocker, blocker.begin():
             await blocker.execute(text("INSERT INTO movement_key (enterprise_id, record_id, pass_date) "
@@ -357,7 +353,7 @@ async def _replaced(tmp_path: Path, database_url: str, engine: AsyncEngine, plan
         assert await in_use() == 0
     finally:
         server.stop()
-    lines = _log_lines(server)
+    lines = server.log_lines()
     found = [line for line in lines if line["msg"] == logged]
     assert [line["worker_pid"] for line in found] == [worker]
     assert len(_answering_pids(lines) - before - {worker}) == 1
