@@ -204,8 +204,8 @@ def _supervise(options: dict[str, Any], workers: int, hung_seconds: float, stopp
 
 
 def _forget(process: SpawnProcess) -> None:
-    """Drop a dead worker's live gauges (the connections it had in use): /metrics would count them until
-    the service stopped."""
+    """Drop a dead worker's live gauges (the connections it had in use, the request bodies it held): /metrics
+    would count them until the service stopped."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR") and process.pid is not None:
         multiprocess.mark_process_dead(process.pid)  # type: ignore[no-untyped-call]
 
